@@ -1,0 +1,715 @@
+/*
+ * server.c -- the long-lived process: listener, dispatch, the host's own
+ * endpoints, the access log, reload on SIGHUP and graceful shutdown.
+ *
+ * Signals never do work in signal context: libevent turns them into loop
+ * events, and a reload only sets a flag that one loop event consumes, so a
+ * storm of SIGHUPs coalesces into a few reloads.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <json-c/json.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include "build_info.h"
+#include "cli.h"
+#include "host.h"
+#include "log.h"
+
+/* ---- small helpers ------------------------------------------------------------ */
+
+const char *mq_method_name(struct evhttp_request *ev)
+{
+    switch (evhttp_request_get_command(ev)) {
+    case EVHTTP_REQ_GET: return "GET";
+    case EVHTTP_REQ_POST: return "POST";
+    case EVHTTP_REQ_HEAD: return "HEAD";
+    case EVHTTP_REQ_PUT: return "PUT";
+    case EVHTTP_REQ_DELETE: return "DELETE";
+    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+    case EVHTTP_REQ_PATCH: return "PATCH";
+    default: return "OTHER";
+    }
+}
+
+static int64_t realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, mode) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(tmp, mode) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* ---- access log ---------------------------------------------------------------- */
+
+/* Query keys whose values never reach a log: anything that looks like a
+ * credential. Matching is by substring, case-insensitive: over-redacting a
+ * harmless key costs nothing, leaking a password costs a rotation. */
+static int secret_key(const char *k, size_t n)
+{
+    static const char *const words[] = {"pass", "token", "secret", "key", "sig", "auth", NULL};
+    for (const char *const *w = words; *w; w++) {
+        size_t wl = strlen(*w);
+        for (size_t i = 0; i + wl <= n; i++)
+            if (strncasecmp(k + i, *w, wl) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+static void log_json_str(struct evbuffer *b, const char *s, size_t n)
+{
+    const char *run = s;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c != '"' && c != '\\' && c >= 0x20 && c != 0x7f)
+            continue;
+        evbuffer_add(b, run, (size_t)(s + i - run));
+        evbuffer_add_printf(b, "\\u%04x", c);
+        run = s + i + 1;
+    }
+    evbuffer_add(b, run, (size_t)(s + n - run));
+}
+
+/* The request target with credential values replaced by REDACTED. */
+static void log_uri(struct evbuffer *b, const char *uri)
+{
+    const char *q = strchr(uri, '?');
+    if (!q) {
+        log_json_str(b, uri, strlen(uri));
+        return;
+    }
+    log_json_str(b, uri, (size_t)(q + 1 - uri));
+    for (const char *p = q + 1; *p;) {
+        const char *amp = strchr(p, '&');
+        size_t len = amp ? (size_t)(amp - p) : strlen(p);
+        const char *eq = memchr(p, '=', len);
+        if (eq && secret_key(p, (size_t)(eq - p))) {
+            log_json_str(b, p, (size_t)(eq + 1 - p));
+            evbuffer_add(b, "REDACTED", 8);
+        } else {
+            log_json_str(b, p, len);
+        }
+        p += len;
+        if (*p == '&') {
+            evbuffer_add(b, "&", 1);
+            p++;
+        }
+    }
+}
+
+static void access_flush(mq_host *h)
+{
+    struct evbuffer *b = h->access_buf;
+    while (h->access_fd >= 0 && evbuffer_get_length(b) > 0) {
+        int n = evbuffer_write(b, h->access_fd);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            mq_log(MQ_L_ERROR, "write access log failed: %s (dropping %zu bytes)",
+                   strerror(errno), evbuffer_get_length(b));
+            evbuffer_drain(b, evbuffer_get_length(b));
+            break;
+        }
+    }
+}
+
+static void access_flush_cb(evutil_socket_t fd, short what, void *arg) { access_flush(arg); }
+
+void mq_access_log(mq_host *h, const mq_req *r, struct evhttp_request *ev, int status,
+                   size_t bytes)
+{
+    if (h->access_fd < 0)
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    struct tm tm;
+    gmtime_r(&now.tv_sec, &tm);
+    char ts[40];
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    struct evbuffer *b = h->access_buf;
+    double ms = 0;
+    struct timespec mono;
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    ms = (double)(mono.tv_sec - r->t0.tv_sec) * 1e3 + (double)(mono.tv_nsec - r->t0.tv_nsec) / 1e6;
+    evbuffer_add_printf(b, "{\"ts\":\"%s.%03ldZ\",\"id\":\"%s\",\"ip\":\"%s\",\"method\":\"%s\",\"path\":\"",
+                        ts, now.tv_nsec / 1000000, r->id, r->ip, mq_method_name(ev));
+    log_uri(b, evhttp_request_get_uri(ev));
+    evbuffer_add_printf(b, "\",\"status\":%d,\"bytes\":%zu,\"ms\":%.3f,\"gen\":%llu}\n", status,
+                        bytes, ms, (unsigned long long)(r->gen ? r->gen->id : 0));
+    if (evbuffer_get_length(b) > 64 * 1024)
+        access_flush(h);
+}
+
+/* ---- host endpoints ------------------------------------------------------------------ */
+
+static void send_json_obj(mq_req *r, int status, json_object *o)
+{
+    size_t len;
+    const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+    mq_req_send(r, status, "application/json", s, len);
+    json_object_put(o);
+}
+
+static void send_error(mq_req *r, int status, const char *code, const char *message)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "code", json_object_new_string(code));
+    json_object_object_add(o, "message", json_object_new_string(message));
+    send_json_obj(r, status, o);
+}
+
+static void handle_version(mq_host *h, mq_req *r)
+{
+    mq_gen *g = r->gen;
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "version", json_object_new_string(MQ_VERSION));
+    json_object_object_add(o, "commit", json_object_new_string(MQ_COMMIT));
+    json_object_object_add(o, "env",
+                           json_object_new_string(mq_config_get_or(g->cfg, "APP_ENV", "production")));
+    json_object_object_add(o, "time", json_object_new_string(MQ_BUILD_TIME));
+    json_object_object_add(o, "release",
+                           g->release_id ? json_object_new_string(g->release_id) : NULL);
+    json_object_object_add(o, "generation", json_object_new_int64((int64_t)g->id));
+    json_object *arr = json_object_new_array();
+    for (size_t i = 0; i < g->nplugins; i++) {
+        json_object *p = json_object_new_object();
+        json_object_object_add(p, "name", json_object_new_string(g->plugins[i]->name));
+        json_object_object_add(p, "version", json_object_new_string(g->plugins[i]->version));
+        json_object_array_add(arr, p);
+    }
+    json_object_object_add(o, "plugins", arr);
+    send_json_obj(r, 200, o);
+}
+
+/* Constant-time token check: compare digests, so neither the content nor
+ * the length of the expected token leaks through timing. */
+static int token_ok(const char *given, const char *expected)
+{
+    unsigned char a[SHA256_DIGEST_LENGTH], b[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)given, strlen(given), a);
+    SHA256((const unsigned char *)expected, strlen(expected), b);
+    return CRYPTO_memcmp(a, b, sizeof a) == 0;
+}
+
+static void update_process_metrics(mq_host *h)
+{
+    long pages = 0, rss = 0;
+    FILE *f = fopen("/proc/self/statm", "re");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+            rss = 0;
+        fclose(f);
+    }
+    mq_metric_set(h->m_rss, NULL, (double)rss * (double)sysconf(_SC_PAGESIZE));
+    int fds = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)))
+            fds += e->d_name[0] != '.';
+        closedir(d);
+        fds--; /* the directory's own descriptor */
+    }
+    mq_metric_set(h->m_fds, NULL, fds);
+    mq_metric_set(h->m_inflight, NULL, (double)h->inflight);
+}
+
+static void handle_metrics(mq_host *h, mq_req *r)
+{
+    const char *token = h->metrics_token;
+    if (!token || !*token) {
+        send_error(r, 403, "metrics_disabled", "METRICS_TOKEN is not configured");
+        return;
+    }
+    const char *auth =
+        evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Authorization");
+    if (!auth || strncmp(auth, "Bearer ", 7) != 0 || !token_ok(auth + 7, token)) {
+        evhttp_add_header(evhttp_request_get_output_headers(r->ev), "WWW-Authenticate",
+                          "Bearer realm=\"metrics\"");
+        send_error(r, 401, "unauthorized", "a valid bearer token is required");
+        return;
+    }
+    update_process_metrics(h);
+    struct evbuffer *b = evbuffer_new();
+    if (!b) {
+        send_error(r, 500, "internal", "out of memory");
+        return;
+    }
+    mq_registry_render(h->metrics, b);
+    size_t n = evbuffer_get_length(b);
+    mq_req_send(r, 200, "text/plain; version=0.0.4; charset=utf-8", evbuffer_pullup(b, -1), n);
+    evbuffer_free(b);
+}
+
+/* ---- dispatch --------------------------------------------------------------------------- */
+
+static void set_client_ip(mq_req *r)
+{
+    char *addr = NULL;
+    ev_uint16_t port = 0;
+    if (r->conn)
+        evhttp_connection_get_peer(r->conn, &addr, &port);
+    snprintf(r->ip, sizeof r->ip, "%s", addr ? addr : "-");
+}
+
+static void on_request(struct evhttp_request *ev, void *arg)
+{
+    mq_host *h = arg;
+    mq_req *r = calloc(1, sizeof *r);
+    if (!r) {
+        evhttp_send_error(ev, 503, "Out of memory");
+        return;
+    }
+    r->host = h;
+    r->ev = ev;
+    r->conn = evhttp_request_get_connection(ev);
+    r->gen = h->current;
+    mq_gen_ref(r->gen);
+    h->inflight++;
+    clock_gettime(CLOCK_MONOTONIC, &r->t0);
+    snprintf(r->id, sizeof r->id, "%08x%08llx", h->req_prefix,
+             (unsigned long long)(++h->req_counter & 0xffffffffULL));
+    set_client_ip(r);
+
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    if (!path || !*path)
+        path = "/";
+    r->query = uri ? evhttp_uri_get_query(uri) : NULL;
+    const char *method = mq_method_name(ev);
+
+    r->in_handler = 1;
+    if (strstr(path, "%00") || strstr(path, "%2500")) {
+        send_error(r, 400, "bad_request", "the path holds a NUL byte");
+    } else if (strcmp(path, "/api/health") == 0) {
+        r->route_label = "/api/health";
+        mq_req_send(r, 200, "application/json", "{\"ok\":true}", 11);
+    } else if (strcmp(path, "/api/version") == 0) {
+        r->route_label = "/api/version";
+        handle_version(h, r);
+    } else if (strcmp(path, "/metrics") == 0) {
+        r->route_label = "/metrics";
+        handle_metrics(h, r);
+    } else {
+        int path_matched = 0;
+        const mq_route *rt = mq_router_match(&r->gen->router, method, path, r->params,
+                                             &r->nparams, &path_matched);
+        if (!rt) {
+            if (path_matched)
+                send_error(r, 405, "method_not_allowed", "this path does not take that method");
+            else
+                send_error(r, 404, "not_found", "no such page");
+        } else {
+            r->route = rt;
+            r->route_label = rt->pattern;
+            rt->fn(r, rt->ud);
+            if (r->state == MQ_REQ_HANDLING) {
+                mq_log(MQ_L_ERROR, "route %s %s of plugin \"%s\" returned without a response",
+                       rt->method, rt->pattern, rt->owner->name);
+                send_error(r, 500, "internal", "the handler did not answer");
+            }
+        }
+    }
+    r->in_handler = 0;
+    if (r->state == MQ_REQ_DONE)
+        mq_req_release(r); /* mq_req_finish left the memory to us meanwhile */
+}
+
+/* ---- reload ------------------------------------------------------------------------------- */
+
+static void write_reload_status(mq_host *h, int64_t started_ns, int ok, const char *reason,
+                                const char *message, int64_t duration_us)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "seq", json_object_new_int64((int64_t)++h->reload_seq));
+    json_object_object_add(o, "started_ns", json_object_new_int64(started_ns));
+    json_object_object_add(o, "ok", json_object_new_boolean(ok));
+    json_object_object_add(o, "reason", json_object_new_string(reason ? reason : ""));
+    json_object_object_add(o, "message", json_object_new_string(message ? message : ""));
+    json_object_object_add(o, "generation", json_object_new_int64((int64_t)h->current->id));
+    json_object_object_add(o, "release", h->current->release_id
+                                             ? json_object_new_string(h->current->release_id)
+                                             : NULL);
+    json_object_object_add(o, "duration_us", json_object_new_int64(duration_us));
+    size_t len;
+    const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s.tmp", h->paths.reload_status);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, s, len) != (ssize_t)len || close(fd) != 0 ||
+        rename(tmp, h->paths.reload_status) != 0)
+        mq_log(MQ_L_ERROR, "write \"%s\" failed: %s", h->paths.reload_status, strerror(errno));
+    json_object_put(o);
+}
+
+static void do_reload(mq_host *h)
+{
+    int64_t started = realtime_ns();
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const char *reason = "runtime";
+    char err[1024] = "";
+    mq_gen *g = mq_gen_build(h, &reason, err, sizeof err);
+    if (g)
+        mq_gen_activate(h, g);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int64_t us = (t1.tv_sec - t0.tv_sec) * 1000000LL + (t1.tv_nsec - t0.tv_nsec) / 1000;
+    if (g) {
+        const char *lv[] = {"ok"};
+        mq_metric_add(h->m_reloads, lv, 1);
+        mq_log(MQ_L_INFO, "reload: generation %llu serves release \"%s\" (%zu plugins, %lld us)",
+               (unsigned long long)g->id, g->release_id ? g->release_id : "-", g->nplugins,
+               (long long)us);
+    } else {
+        const char *lv[] = {"failed"};
+        const char *rv[] = {reason};
+        mq_metric_add(h->m_reloads, lv, 1);
+        mq_metric_add(h->m_reload_failures, rv, 1);
+        mq_log(MQ_L_ERROR, "reload refused (%s): %s; generation %llu keeps serving", reason, err,
+               (unsigned long long)h->current->id);
+    }
+    write_reload_status(h, started, g != NULL, g ? "" : reason, g ? "" : err, us);
+}
+
+static void reload_cb(evutil_socket_t fd, short what, void *arg) { do_reload(arg); }
+
+static void sighup_cb(evutil_socket_t sig, short what, void *arg)
+{
+    mq_host *h = arg;
+    /* Coalesce: one pending reload event, however many signals arrived. */
+    if (!h->stopping && !event_pending(h->reload_ev, EV_TIMEOUT, NULL))
+        event_active(h->reload_ev, EV_TIMEOUT, 1);
+}
+
+/* ---- shutdown ------------------------------------------------------------------------------- */
+
+static void shutdown_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    mq_host *h = arg;
+    mq_log(MQ_L_WARN, "shutdown deadline passed with %ld requests in flight: answering 503",
+           h->inflight);
+    for (mq_gen *g = h->retired; g; g = g->next_retired)
+        mq_gen_force_drain(g, "shutting_down");
+    mq_gen_force_drain(h->current, "shutting_down");
+    event_base_loopexit(h->base, NULL);
+}
+
+static void sigterm_cb(evutil_socket_t sig, short what, void *arg)
+{
+    mq_host *h = arg;
+    if (h->stopping)
+        return;
+    h->stopping = 1;
+    /* Stop accepting; connections already open finish what they started. */
+    if (h->bound) {
+        evhttp_del_accept_socket(h->http, h->bound);
+        h->bound = NULL;
+    }
+    mq_log(MQ_L_INFO, "%s: stopping, %ld requests in flight", strsignal((int)sig), h->inflight);
+    if (h->inflight == 0 && h->unsent == 0) {
+        event_base_loopexit(h->base, NULL);
+        return;
+    }
+    /* A reply whose client vanished mid-write never completes: the deadline
+     * bounds the wait for those as well as for slow requests. */
+    struct timeval tv = {h->shutdown_timeout_ms / 1000, (h->shutdown_timeout_ms % 1000) * 1000};
+    h->shutdown_timer = evtimer_new(h->base, shutdown_deadline_cb, h);
+    if (h->shutdown_timer)
+        evtimer_add(h->shutdown_timer, &tv);
+}
+
+/* ---- start-up ------------------------------------------------------------------------------ */
+
+static int register_host_metrics(mq_host *h)
+{
+    static const char *const route_status[] = {"route", "status", NULL};
+    static const char *const result[] = {"result", NULL};
+    static const char *const reason[] = {"reason", NULL};
+    static const char *const plugin[] = {"name", "version", NULL};
+    static const char *const build[] = {"version", "commit", NULL};
+    struct {
+        mq_metric **slot;
+        int type;
+        const char *name, *help;
+        const char *const *labels;
+    } defs[] = {
+        {&h->m_requests, MQ_COUNTER, "http_requests_total", "HTTP requests answered, by route pattern and status.", route_status},
+        {&h->m_duration, MQ_HISTOGRAM, "http_request_duration_seconds", "Time from request to response, by route pattern and status.", route_status},
+        {&h->m_5xx, MQ_COUNTER, "http_5xx_total", "HTTP responses with a 5xx status.", NULL},
+        {&h->m_reloads, MQ_COUNTER, "mq_reloads_total", "Reload attempts, by result.", result},
+        {&h->m_reload_failures, MQ_COUNTER, "mq_reload_failures_total", "Refused reloads, by reason.", reason},
+        {&h->m_generation, MQ_GAUGE, "mq_generation", "Number of the generation now serving.", NULL},
+        {&h->m_gens_loaded, MQ_GAUGE, "mq_generations_loaded", "Generations loaded (serving or draining).", NULL},
+        {&h->m_drain_forced, MQ_COUNTER, "mq_drain_forced_total", "Requests answered 503 at a drain or shutdown deadline.", NULL},
+        {&h->m_plugin_info, MQ_GAUGE, "mq_plugin_info", "Plugins of the serving generation (value 1).", plugin},
+        {&h->m_build_info, MQ_GAUGE, "mq_build_info", "The host build (value 1).", build},
+        {&h->m_inflight, MQ_GAUGE, "mq_requests_in_flight", "Requests being handled or suspended.", NULL},
+        {&h->m_rss, MQ_GAUGE, "process_resident_memory_bytes", "Resident memory size in bytes.", NULL},
+        {&h->m_fds, MQ_GAUGE, "process_open_fds", "Number of open file descriptors.", NULL},
+        {&h->m_start_time, MQ_GAUGE, "process_start_time_seconds", "Start time of the process since the Unix epoch in seconds.", NULL},
+    };
+    char err[256];
+    for (size_t i = 0; i < sizeof defs / sizeof *defs; i++) {
+        *defs[i].slot = mq_registry_register(h->metrics, defs[i].type, defs[i].name,
+                                             defs[i].help, defs[i].labels, NULL, 0, err, sizeof err);
+        if (!*defs[i].slot) {
+            mq_log(MQ_L_ERROR, "register metric failed: %s", err);
+            return -1;
+        }
+    }
+    const char *bv[] = {MQ_VERSION, MQ_COMMIT};
+    mq_metric_set(h->m_build_info, bv, 1);
+    mq_metric_set(h->m_start_time, NULL, (double)h->started);
+    /* Reasons exist from the start so a rate() has a zero to begin from. */
+    static const char *const reasons[] = {"env", "release", "manifest", "missing_file",
+                                          "checksum", "dlopen", "symbol", "abi", "init",
+                                          "route_conflict", "runtime", NULL};
+    for (const char *const *rs = reasons; *rs; rs++) {
+        const char *lv[] = {*rs};
+        mq_metric_add(h->m_reload_failures, lv, 0);
+    }
+    mq_metric_add(h->m_5xx, NULL, 0);
+    return 0;
+}
+
+/* Take the pid file: one host per pid file (and so per data dir by
+ * default). The lock lives as long as the process. */
+static int take_pidfile(mq_host *h)
+{
+    const char *path = h->paths.pid_file;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        mq_log(MQ_L_ERROR, "open \"%s\" failed: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char buf[32] = "";
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        buf[n > 0 ? n : 0] = '\0';
+        buf[strcspn(buf, "\n")] = '\0';
+        mq_log(MQ_L_ERROR, "lock \"%s\" failed: another mindquiz (pid %s) is serving with it",
+               path, buf[0] ? buf : "?");
+        close(fd);
+        return -1;
+    }
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+        mq_log(MQ_L_ERROR, "write \"%s\" failed: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    h->pid_fd = fd;
+    return 0;
+}
+
+static void warn_env_permissions(const char *env_path)
+{
+    struct stat st;
+    if (stat(env_path, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)))
+        mq_log(MQ_L_WARN,
+               "\"%s\" has permissions %03o: it holds secrets, make it 0600 (chmod 600 %s)",
+               env_path, (unsigned)(st.st_mode & 0777), env_path);
+}
+
+static int open_access_log(mq_host *h, const mq_config *cfg)
+{
+    char *def = NULL;
+    if (asprintf(&def, "%s/logs/access.log", h->paths.data_dir) < 0)
+        return -1;
+    char *path = mq_config_path(cfg, "ACCESS_LOG", def);
+    free(def);
+    if (!path)
+        return -1;
+    char *dir = strdup(path);
+    char *slash = dir ? strrchr(dir, '/') : NULL;
+    if (slash && slash != dir) {
+        *slash = '\0';
+        mkdir_p(dir, 0700);
+    }
+    free(dir);
+    h->access_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (h->access_fd < 0)
+        mq_log(MQ_L_ERROR, "open \"%s\" failed: %s", path, strerror(errno));
+    free(path);
+    return h->access_fd < 0 ? -1 : 0;
+}
+
+static int make_runtime_dir(mq_host *h, const mq_config *cfg)
+{
+    const char *base = mq_config_get_or(cfg, "RUNTIME_DIR", getenv("TMPDIR"));
+    char tmpl[PATH_MAX];
+    snprintf(tmpl, sizeof tmpl, "%s/mindquiz-%ld-XXXXXX", base && *base ? base : "/tmp",
+             (long)getpid());
+    if (!mkdtemp(tmpl)) {
+        mq_log(MQ_L_ERROR, "mkdtemp \"%s\" failed: %s", tmpl, strerror(errno));
+        return -1;
+    }
+    h->runtime_dir = strdup(tmpl);
+    return h->runtime_dir ? 0 : -1;
+}
+
+static void host_cleanup(mq_host *h)
+{
+    if (h->http)
+        evhttp_free(h->http); /* closes every connection */
+    while (h->retired) {
+        mq_gen *g = h->retired;
+        h->retired = g->next_retired;
+        mq_gen_destroy(g);
+    }
+    if (h->current)
+        mq_gen_destroy(h->current);
+    h->current = NULL;
+    if (h->access_buf) {
+        access_flush(h);
+        evbuffer_free(h->access_buf);
+    }
+    if (h->access_fd >= 0)
+        close(h->access_fd);
+    struct event *evs[] = {h->sig_hup, h->sig_term, h->sig_int, h->reload_ev,
+                           h->shutdown_timer, h->access_flush_ev};
+    for (size_t i = 0; i < sizeof evs / sizeof *evs; i++)
+        if (evs[i])
+            event_free(evs[i]);
+    if (h->runtime_dir) {
+        rmdir(h->runtime_dir);
+        free(h->runtime_dir);
+    }
+    if (h->pid_fd >= 0) {
+        unlink(h->paths.pid_file);
+        close(h->pid_fd);
+    }
+    mq_registry_free(h->metrics);
+    if (h->base)
+        event_base_free(h->base);
+    mq_paths_cleanup(&h->paths);
+    free(h->env_path);
+}
+
+int mq_cmd_serve(int argc, char **argv, const char *env_path, mq_config *cfg)
+{
+    if (argc > 1) {
+        fprintf(stderr, "usage: mindquiz serve [--env PATH]\n");
+        return 2;
+    }
+    mq_host host = {.pid_fd = -1, .access_fd = -1, .started = time(NULL)};
+    mq_host *h = &host;
+    int rc = 1;
+    signal(SIGPIPE, SIG_IGN);
+    if (!(h->env_path = strdup(env_path)) || mq_paths_init(&h->paths, cfg) != 0)
+        goto out;
+    warn_env_permissions(env_path);
+    if (mkdir_p(h->paths.data_dir, 0700) != 0) {
+        mq_log(MQ_L_ERROR, "mkdir \"%s\" failed: %s", h->paths.data_dir, strerror(errno));
+        goto out;
+    }
+    if (take_pidfile(h) != 0 || make_runtime_dir(h, cfg) != 0)
+        goto out;
+    RAND_bytes((unsigned char *)&h->req_prefix, sizeof h->req_prefix);
+
+    struct event_config *ecfg = event_config_new();
+    if (ecfg) {
+        /* Changelist batching saves an epoll_ctl per request, single thread. */
+        event_config_set_flag(ecfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST | EVENT_BASE_FLAG_NOLOCK);
+        h->base = event_base_new_with_config(ecfg);
+        event_config_free(ecfg);
+    }
+    if (!h->base || !(h->metrics = mq_registry_new()) || register_host_metrics(h) != 0 ||
+        !(h->access_buf = evbuffer_new()))
+        goto out;
+    if (open_access_log(h, cfg) != 0)
+        goto out;
+
+    const char *reason = NULL;
+    char err[1024];
+    mq_gen *g = mq_gen_build(h, &reason, err, sizeof err);
+    if (!g) {
+        mq_log(MQ_L_ERROR, "start refused (%s): %s", reason, err);
+        goto out;
+    }
+    if (!(h->http = evhttp_new(h->base))) {
+        mq_gen_destroy(g);
+        goto out;
+    }
+    mq_gen_activate(h, g);
+    const char *lv[] = {"ok"};
+    mq_metric_add(h->m_reloads, lv, 0);
+
+    long timeout_s = 30;
+    mq_config_get_long(g->cfg, "REQUEST_TIMEOUT_S", 30, 1, 3600, &timeout_s, err, sizeof err);
+    evhttp_set_timeout(h->http, (int)timeout_s);
+    evhttp_set_max_headers_size(h->http, 32 * 1024);
+    evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                            EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+    evhttp_set_default_content_type(h->http, "application/octet-stream");
+    evhttp_set_gencb(h->http, on_request, h);
+
+    char addr[256];
+    unsigned short port;
+    if (mq_listen_split(h->paths.listen, addr, sizeof addr, &port) != 0) {
+        mq_log(MQ_L_ERROR, "LISTEN=\"%s\" is not host:port", h->paths.listen);
+        goto out;
+    }
+    h->bound = evhttp_bind_socket_with_handle(h->http, addr, port);
+    if (!h->bound) {
+        mq_log(MQ_L_ERROR, "listen on \"%s\" failed: %s", h->paths.listen, strerror(errno));
+        goto out;
+    }
+
+    h->sig_hup = evsignal_new(h->base, SIGHUP, sighup_cb, h);
+    h->sig_term = evsignal_new(h->base, SIGTERM, sigterm_cb, h);
+    h->sig_int = evsignal_new(h->base, SIGINT, sigterm_cb, h);
+    h->reload_ev = event_new(h->base, -1, 0, reload_cb, h);
+    h->access_flush_ev = event_new(h->base, -1, EV_PERSIST, access_flush_cb, h);
+    if (!h->sig_hup || !h->sig_term || !h->sig_int || !h->reload_ev || !h->access_flush_ev)
+        goto out;
+    evsignal_add(h->sig_hup, NULL);
+    evsignal_add(h->sig_term, NULL);
+    evsignal_add(h->sig_int, NULL);
+    struct timeval flush_tv = {0, 250000};
+    event_add(h->access_flush_ev, &flush_tv);
+
+    mq_log(MQ_L_INFO, "listening on http://%s (release \"%s\", generation %llu, %zu plugins)",
+           h->paths.listen, g->release_id ? g->release_id : "-", (unsigned long long)g->id,
+           g->nplugins);
+    event_base_dispatch(h->base);
+    mq_log(MQ_L_INFO, "stopped");
+    rc = 0;
+out:
+    host_cleanup(h);
+    return rc;
+}
