@@ -1,0 +1,799 @@
+"""mqtest -- the harness of the MindQuiz integration tests.
+
+Every test starts the real `mindquiz serve` on a free port with its own temp
+dir (.env, releases/, data/, a private TMPDIR) and talks HTTP to it. Nothing
+is ordered by sleeping: tests wait for a condition with a deadline
+(wait_until / Host.wait), and deadlines are scaled up for sanitizer builds.
+
+Environment:
+  MQ_BUILD_DIR            the CMake build dir (mindquiz, fixtures/plugins/)
+  MQ_SOURCE_DIR           the source tree (defaults to ../.. of this file)
+  MQ_TEST_TIMEOUT_SCALE   multiply every deadline (default 3 under ASan, else 1)
+  MQ_TEST_KEEP            keep every temp dir, not only those of failed tests
+
+A failed test keeps its temp dir and prints its path and the tail of the
+host's stderr; a passing test removes it.
+"""
+
+import hashlib
+import http.client
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+# ---- where things are ---------------------------------------------------------
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_DIR = os.environ.get("MQ_SOURCE_DIR") or os.path.normpath(os.path.join(HERE, "..", ".."))
+BUILD_DIR = os.environ.get("MQ_BUILD_DIR") or ""
+MINDQUIZ = os.path.join(BUILD_DIR, "mindquiz")
+FIXTURES = os.path.join(BUILD_DIR, "fixtures", "plugins")
+
+
+def _sanitized_build():
+    """True when the build dir was configured with -DMQ_SANITIZE=ON."""
+    try:
+        with open(os.path.join(BUILD_DIR, "CMakeCache.txt"), encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("MQ_SANITIZE:"):
+                    return line.strip().split("=", 1)[1].upper() in ("ON", "1", "TRUE", "YES")
+    except OSError:
+        pass
+    return False
+
+
+SANITIZED = _sanitized_build()
+SCALE = float(os.environ.get("MQ_TEST_TIMEOUT_SCALE") or (3 if SANITIZED else 1))
+
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "LeakSanitizer", "runtime error:")
+
+
+def _abi_version():
+    """(major, minor) of the host ABI, read from api/mq_plugin.h."""
+    text = open(os.path.join(SOURCE_DIR, "api", "mq_plugin.h"), encoding="utf-8").read()
+    major = int(re.search(r"#define\s+MQ_ABI_MAJOR\s+(\d+)", text).group(1))
+    minor = int(re.search(r"#define\s+MQ_ABI_MINOR\s+(\d+)", text).group(1))
+    return major, minor
+
+
+ABI_MAJOR, ABI_MINOR = _abi_version()
+
+
+def fixture(name):
+    """Absolute path of a fixture plugin; fails the test clearly if not built."""
+    path = os.path.join(FIXTURES, name)
+    if not os.path.isfile(path):
+        raise AssertionError(f"fixture plugin {path} is not built (cmake --build {BUILD_DIR})")
+    return path
+
+
+# ---- waiting ---------------------------------------------------------------------
+
+
+def wait_until(pred, timeout, what=None, interval=0.001):
+    """Call pred() until it returns something truthy and return that; fail
+    after `timeout` seconds (times SCALE). Polls fast first, then backs off
+    to 20 ms."""
+    limit = timeout * SCALE
+    deadline = time.monotonic() + limit
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {limit:.1f}s waiting for {what or pred}")
+        time.sleep(interval)
+        interval = min(interval * 2, 0.02)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---- HTTP ------------------------------------------------------------------------
+
+
+class Response:
+    """One HTTP response, fully read."""
+
+    def __init__(self, status, reason, headers, body):
+        self.status = status
+        self.reason = reason
+        self.headers = headers  # http.client.HTTPMessage (case-insensitive get)
+        self.body = body
+
+    def json(self):
+        try:
+            return json.loads(self.body)
+        except ValueError as e:
+            raise AssertionError(f"response {self.status} is not JSON: {self.body[:300]!r}") from e
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    def __repr__(self):
+        return f"<Response {self.status} {self.body[:200]!r}>"
+
+
+def read_response(conn):
+    r = conn.getresponse()
+    body = r.read()
+    return Response(r.status, r.reason, r.headers, body)
+
+
+# ---- Prometheus text -------------------------------------------------------------
+
+_SAMPLE_RE = re.compile(r"^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+-?\d+)?\s*$")
+_LABEL_RE = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*,?')
+
+
+def _unescape_label(v):
+    return re.sub(r"\\(.)", lambda m: {"n": "\n"}.get(m.group(1), m.group(1)), v)
+
+
+def parse_prometheus(text):
+    """Prometheus text exposition -> {(name, frozenset(labels.items())): float}."""
+    out = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        m = _SAMPLE_RE.match(line)
+        if not m:
+            raise AssertionError(f"unparsable metrics line: {line!r}")
+        name, labels_text, value = m.groups()
+        labels = {}
+        if labels_text:
+            pos = 0
+            while pos < len(labels_text):
+                lm = _LABEL_RE.match(labels_text, pos)
+                if not lm:
+                    raise AssertionError(f"unparsable labels in metrics line: {line!r}")
+                labels[lm.group(1)] = _unescape_label(lm.group(2))
+                pos = lm.end()
+        out[(name, frozenset(labels.items()))] = float(value)
+    return out
+
+
+def metric(metrics, name, **labels):
+    """Value of one sample; 0.0 when absent (a counter never incremented)."""
+    return metrics.get((name, frozenset(labels.items())), 0.0)
+
+
+# ---- background work ---------------------------------------------------------------
+
+
+class Background:
+    """Run fn() in a thread; result() re-raises its exception in the caller."""
+
+    def __init__(self, fn, name="background"):
+        self._value = None
+        self._exc = None
+        self._thread = threading.Thread(target=self._run, args=(fn,), name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self, fn):
+        try:
+            self._value = fn()
+        except BaseException as e:  # noqa: BLE001 -- handed to the caller
+            self._exc = e
+
+    def done(self):
+        return not self._thread.is_alive()
+
+    def result(self, timeout):
+        self._thread.join(timeout * SCALE)
+        if self._thread.is_alive():
+            raise AssertionError(f"background work still running after {timeout * SCALE:.1f}s")
+        if self._exc is not None:
+            raise self._exc
+        return self._value
+
+
+# ---- the host ----------------------------------------------------------------------
+
+
+class HostTestCase(unittest.TestCase):
+    """Base class: stops every Host a test started (asserting a clean exit,
+    so every test also checks for a crash or a sanitizer report), removes
+    the temp dirs of passing tests and keeps those of failing ones."""
+
+    def setUp(self):
+        if not BUILD_DIR or not os.access(MINDQUIZ, os.X_OK):
+            self.fail(f"MQ_BUILD_DIR must name a build dir holding the mindquiz binary ({MINDQUIZ!r})")
+        self._hosts = []
+        self.addCleanup(self._kill_leftovers)
+
+    def tearDown(self):
+        errors = []
+        for h in self._hosts:
+            try:
+                h.finish()
+            except AssertionError as e:
+                errors.append(str(e))
+        if errors:
+            self.fail("\n".join(errors))
+
+    def _kill_leftovers(self):
+        for h in self._hosts:
+            h.kill()
+
+    def host(self, env=None, env_mode=0o600):
+        h = Host(self, env=env, env_mode=env_mode)
+        self._hosts.append(h)
+        return h
+
+    def run(self, result=None):
+        before = None
+        if result is not None:
+            before = len(result.failures) + len(result.errors)
+        out = super().run(result)
+        res = result if result is not None else out
+        failed = res is not None and before is not None and (
+            len(res.failures) + len(res.errors) > before)
+        for h in getattr(self, "_hosts", []):
+            h.kill()
+            if failed or os.environ.get("MQ_TEST_KEEP"):
+                sys.stderr.write(f"\n[{self.id()}] kept temp dir: {h.dir}\n")
+                if failed:
+                    sys.stderr.write(h.stderr_tail(40))
+            else:
+                h.remove()
+        return out
+
+
+class Host:
+    """One `mindquiz serve` with its own temp dir:
+
+        <dir>/.env                  LISTEN, RELEASES_DIR, ... (mode 0600)
+        <dir>/releases/<id>/        published with `mindquiz release`
+        <dir>/releases/current      switched with set_current()
+        <dir>/data/                 PID_FILE, reload status, access log
+        <dir>/tmp/                  the host's TMPDIR
+        <dir>/stderr-<n>.log        the host's stderr, one file per start
+    """
+
+    def __init__(self, test, env=None, env_mode=0o600):
+        self.test = test
+        short = test.id().rsplit(".", 1)[-1][:48]
+        self.dir = tempfile.mkdtemp(prefix=f"mq-it-{short}-")
+        self.env_path = os.path.join(self.dir, ".env")
+        self.releases = os.path.join(self.dir, "releases")
+        self.data = os.path.join(self.dir, "data")
+        self.tmpdir = os.path.join(self.dir, "tmp")
+        for d in (self.releases, self.data, self.tmpdir):
+            os.makedirs(d)
+        self.pid_file = os.path.join(self.data, "mindquiz.pid")
+        self.status_file = self.pid_file + ".reload.json"
+        self.access_log = os.path.join(self.data, "logs", "access.log")
+        self.token = secrets.token_hex(16)
+        self.port = free_port()
+        self.extra = dict(env or {})
+        self.env_mode = env_mode
+        self.extra_lines = []
+        self.proc = None
+        self.stderr_path = None
+        self._starts = 0
+        self._n = 0
+        self._logs = []
+        self._checked = False
+        self._stop_sent = False
+        self.write_env()
+
+    # -- files -----------------------------------------------------------------
+
+    def env_text(self):
+        lines = [
+            "# written by tests/integration/mqtest.py",
+            f"LISTEN=127.0.0.1:{self.port}",
+            "RELEASES_DIR=releases",
+            "DATA_DIR=data",
+            "PID_FILE=data/mindquiz.pid",
+            "APP_ENV=test",
+            f"METRICS_TOKEN={self.token}",
+        ]
+        lines += [f"{k}={v}" for k, v in self.extra.items()]
+        lines += self.extra_lines
+        return "\n".join(lines) + "\n"
+
+    def write_env(self, path=None, text=None, mode=None):
+        """(Re)write the .env (atomically) with the configured mode."""
+        path = path or self.env_path
+        tmp = path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text if text is not None else self.env_text())
+        os.chmod(tmp, self.env_mode if mode is None else mode)
+        os.replace(tmp, path)
+        return path
+
+    def set_env(self, **values):
+        self.extra.update(values)
+        self.write_env()
+
+    def append_env_line(self, line):
+        self.extra_lines.append(line)
+        self.write_env()
+
+    # -- releases --------------------------------------------------------------
+
+    def publish(self, rid, plugins):
+        """Publish releases/<rid> from fixture .so names with `mindquiz release`.
+        Does not switch current. Returns the release dir."""
+        self._n += 1
+        src = os.path.join(self.dir, f"from-{self._n}-{rid}")
+        os.makedirs(os.path.join(src, "plugins"))
+        os.makedirs(os.path.join(src, "assets"))
+        for name in plugins:
+            shutil.copyfile(fixture(name), os.path.join(src, "plugins", name))
+        r = self.cli("release", "--from", src, "--id", rid)
+        if r.returncode != 0:
+            raise AssertionError(f"mindquiz release --id {rid} failed ({r.returncode}):\n{r.output}")
+        rel = os.path.join(self.releases, rid)
+        if not os.path.isfile(os.path.join(rel, "MANIFEST")):
+            raise AssertionError(f"mindquiz release did not create {rel}/MANIFEST:\n{r.output}")
+        return rel
+
+    def release_dir(self, rid):
+        return os.path.join(self.releases, rid)
+
+    def manifest(self, rid):
+        with open(os.path.join(self.release_dir(rid), "MANIFEST"), encoding="utf-8") as f:
+            return json.load(f)
+
+    def write_manifest(self, rid, data):
+        rel = self.release_dir(rid)
+        make_writable(rel)
+        path = os.path.join(rel, "MANIFEST")
+        tmp = path + ".tmp-test"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1)
+        os.replace(tmp, path)
+
+    def plugin_file(self, rid, fixture_name):
+        """Absolute path inside releases/<rid> of the plugin published from
+        `fixture_name`, as listed in the MANIFEST."""
+        stem = fixture_name[:-3] if fixture_name.endswith(".so") else fixture_name
+        for p in self.manifest(rid).get("plugins", []):
+            f = p.get("file", "")
+            if os.path.basename(f) in (fixture_name,) or os.path.basename(f) == stem + ".so":
+                return os.path.join(self.release_dir(rid), f)
+        path = os.path.join(self.release_dir(rid), "plugins", fixture_name)
+        if os.path.exists(path):
+            return path
+        raise AssertionError(f"no plugin from {fixture_name} in release {rid}: {self.manifest(rid)}")
+
+    def refresh_manifest_entry(self, rid, path, plugin_version=None):
+        """After changing a release file in place, make the MANIFEST agree
+        with it (size and sha256; optionally the plugin's version)."""
+        rel = self.release_dir(rid)
+        relpath = os.path.relpath(path, rel)
+        data = self.manifest(rid)
+        with open(path, "rb") as f:
+            blob = f.read()
+        found = False
+        for entry in data.get("files", []):
+            if entry.get("path") == relpath:
+                entry["size"] = len(blob)
+                entry["sha256"] = hashlib.sha256(blob).hexdigest()
+                found = True
+        if not found:
+            raise AssertionError(f"{relpath} is not listed in the MANIFEST of {rid}")
+        if plugin_version is not None:
+            for p in data.get("plugins", []):
+                if p.get("file") == relpath:
+                    p["version"] = plugin_version
+        self.write_manifest(rid, data)
+
+    def set_current(self, rid):
+        """Point releases/current at rid atomically (symlink to a temp name,
+        then rename), as an operator's deploy script would. None removes it."""
+        link = os.path.join(self.releases, "current")
+        if rid is None:
+            try:
+                os.unlink(link)
+            except FileNotFoundError:
+                pass
+            return
+        self._n += 1
+        tmp = os.path.join(self.releases, f".current.tmp-{os.getpid()}-{self._n}")
+        os.symlink(rid, tmp)
+        os.replace(tmp, link)
+
+    def current(self):
+        try:
+            return os.readlink(os.path.join(self.releases, "current"))
+        except FileNotFoundError:
+            return None
+
+    # -- the process -----------------------------------------------------------
+
+    def _child_env(self):
+        env = dict(os.environ)
+        env["TMPDIR"] = self.tmpdir
+        return env
+
+    def start(self, timeout=20, cwd=None):
+        """Start `mindquiz serve` and wait until GET /api/health is 200."""
+        assert self.proc is None or self.proc.poll() is not None, "host already running"
+        for attempt in range(3):
+            self._starts += 1
+            self._checked = False
+            self._stop_sent = False
+            self.stderr_path = os.path.join(self.dir, f"stderr-{self._starts}.log")
+            self._logs.append(self.stderr_path)
+            with open(self.stderr_path, "wb") as err, open(os.devnull, "wb") as out:
+                self.proc = subprocess.Popen(
+                    [MINDQUIZ, "serve", "--env", self.env_path],
+                    stdout=out, stderr=err, cwd=cwd or self.dir, env=self._child_env())
+            try:
+                self.wait(self._healthy, timeout, "GET /api/health == 200 after start")
+                return self
+            except AssertionError:
+                rc = self.proc.poll()
+                if rc is not None and attempt < 2 and re.search(
+                        r"in use|EADDRINUSE|bind", self.stderr(), re.I):
+                    # Another test took our free port between probe and bind.
+                    self.port = free_port()
+                    self.write_env()
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+    def start_expect_failure(self, timeout=20, env_path=None):
+        """Run `mindquiz serve` expecting it to refuse to start. Returns
+        (exit code, stderr text)."""
+        self._starts += 1
+        path = os.path.join(self.dir, f"stderr-{self._starts}.log")
+        self._logs.append(path)
+        with open(path, "wb") as err, open(os.devnull, "wb") as out:
+            p = subprocess.Popen([MINDQUIZ, "serve", "--env", env_path or self.env_path],
+                                 stdout=out, stderr=err, cwd=self.dir, env=self._child_env())
+        try:
+            rc = p.wait(timeout * SCALE)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            raise AssertionError(f"`mindquiz serve` was expected to refuse to start but is running "
+                                 f"(stderr {path}):\n{_tail(path, 20)}")
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        _assert_no_sanitizer_report(text, path)
+        return rc, text
+
+    def _healthy(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"host exited with {self.proc.returncode} during start:\n"
+                                 f"{self.stderr_tail(30)}")
+        try:
+            return self.get("/api/health", timeout=2).status == 200
+        except OSError:
+            return False
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def assert_alive(self):
+        if not self.alive():
+            raise AssertionError(f"host died (exit {self.proc.returncode if self.proc else None}):\n"
+                                 f"{self.stderr_tail(40)}")
+
+    def wait(self, pred, timeout, what=None):
+        """wait_until that fails at once (with stderr) if the host dies."""
+        def checked():
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError(f"host exited with {self.proc.returncode} while waiting for "
+                                     f"{what or pred}:\n{self.stderr_tail(40)}")
+            return pred()
+        return wait_until(checked, timeout, what)
+
+    def kill_signal(self, sig):
+        if sig in (signal.SIGTERM, signal.SIGINT):
+            self._stop_sent = True
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=None):
+        """Stop gracefully and assert a clean exit: code 0, no sanitizer
+        report. Returns the exit code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None and not self._stop_sent:
+            # Only once: a second SIGTERM during shutdown is a different test.
+            self._stop_sent = True
+            self.proc.send_signal(sig)
+        limit = timeout if timeout is not None else 30
+        try:
+            rc = self.proc.wait(limit * SCALE)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"host did not exit within {limit * SCALE:.0f}s of "
+                                 f"{signal.Signals(sig).name}:\n{self.stderr_tail(30)}")
+        self.assert_clean_exit(rc)
+        return rc
+
+    def wait_exit(self, timeout):
+        """Wait for the process to exit by itself; return its exit code."""
+        try:
+            return self.proc.wait(timeout * SCALE)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"host still running after {timeout * SCALE:.1f}s:\n"
+                                 f"{self.stderr_tail(20)}")
+
+    def assert_clean_exit(self, rc):
+        self._checked = True
+        text = self.stderr()
+        if rc != 0:
+            raise AssertionError(f"host exited with {rc} (want 0):\n{self.stderr_tail(40)}")
+        _assert_no_sanitizer_report(text, self.stderr_path)
+
+    def finish(self):
+        """Test teardown: stop a host still running (asserting a clean
+        exit), or report one that exited without the test checking it."""
+        if self.proc is not None and not self._checked:
+            if self.proc.poll() is None:
+                self.stop()
+            else:
+                raise AssertionError(f"host exited on its own with {self.proc.returncode}:\n"
+                                     f"{self.stderr_tail(40)}")
+        for path in self._logs:
+            if path != self.stderr_path and os.path.exists(path):
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    _assert_no_sanitizer_report(f.read(), path)
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def remove(self):
+        shutil.rmtree(self.dir, onerror=_force_remove)
+
+    def stderr(self):
+        if not self.stderr_path or not os.path.exists(self.stderr_path):
+            return ""
+        with open(self.stderr_path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def stderr_tail(self, n):
+        if not self.stderr_path:
+            return "(host never started)\n"
+        return f"--- last {n} lines of {self.stderr_path} ---\n{_tail(self.stderr_path, n)}"
+
+    # -- reload ------------------------------------------------------------------
+
+    def read_status(self):
+        """The parsed reload status file, or None (missing or mid-write)."""
+        try:
+            with open(self.status_file, encoding="utf-8") as f:
+                return json.loads(f.read())
+        except (OSError, ValueError):
+            return None
+
+    def status_seq(self):
+        st = self.read_status()
+        return st.get("seq", -1) if st else -1
+
+    def reload(self, expect_ok=True, timeout=20):
+        """SIGHUP and wait until the status file shows a higher seq. Asserts
+        the attempt's outcome when expect_ok is True/False. Returns the
+        status as parsed JSON."""
+        before = self.status_seq()
+        self.assert_alive()
+        self.proc.send_signal(signal.SIGHUP)
+
+        def newer():
+            st = self.read_status()
+            return st if st and st.get("seq", -1) > before else None
+
+        st = self.wait(newer, timeout, f"reload status seq > {before} in {self.status_file}")
+        if expect_ok is not None and bool(st.get("ok")) != expect_ok:
+            raise AssertionError(f"reload ok={st.get('ok')} (want {expect_ok}): {st}\n"
+                                 f"{self.stderr_tail(15)}")
+        return st
+
+    def switch(self, rid, expect_ok=True):
+        """set_current(rid) then reload()."""
+        self.set_current(rid)
+        return self.reload(expect_ok=expect_ok)
+
+    def cli(self, sub, *args, timeout=60, env_path=None):
+        """Run `mindquiz <sub> --env <env> args...`. Returns the
+        CompletedProcess with .output = stdout + stderr."""
+        r = subprocess.run([MINDQUIZ, sub, "--env", env_path or self.env_path, *args],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=self.dir,
+                           env=self._child_env(), timeout=timeout * SCALE)
+        r.output = (r.stdout + r.stderr).decode("utf-8", "replace")
+        _assert_no_sanitizer_report(r.output, f"mindquiz {sub}")
+        return r
+
+    # -- HTTP ----------------------------------------------------------------------
+
+    def connection(self, timeout=10):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout * SCALE)
+
+    def request(self, method, path, body=None, headers=None, timeout=10):
+        conn = self.connection(timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            return read_response(conn)
+        finally:
+            conn.close()
+
+    def get(self, path, headers=None, timeout=10):
+        return self.request("GET", path, headers=headers, timeout=timeout)
+
+    def get_json(self, path, status=200, headers=None):
+        r = self.get(path, headers=headers)
+        if r.status != status:
+            raise AssertionError(f"GET {path}: status {r.status} (want {status}): {r.body[:300]!r}")
+        return r.json()
+
+    def get_bg(self, path, timeout=30):
+        """GET in a background thread; .result(t) gives the Response."""
+        return Background(lambda: self.get(path, timeout=timeout), name=f"GET {path}")
+
+    def version(self):
+        return self.get_json("/api/version")
+
+    def hello(self):
+        """Version string served by the hello fixture's GET /fx/hello."""
+        return self.get_json("/fx/hello")["version"]
+
+    def metrics(self):
+        r = self.get("/metrics", headers={"Authorization": f"Bearer {self.token}"})
+        if r.status != 200:
+            raise AssertionError(f"GET /metrics with the token: {r.status} {r.body[:200]!r}")
+        return parse_prometheus(r.text)
+
+    def metric(self, name, **labels):
+        return metric(self.metrics(), name, **labels)
+
+    def inflight(self):
+        """mq_requests_in_flight: requests being handled or suspended (the
+        /metrics request reading it counts the same way each time, so
+        compare two readings)."""
+        m = self.metrics()
+        key = ("mq_requests_in_flight", frozenset())
+        if key not in m:
+            raise AssertionError("no mq_requests_in_flight gauge in /metrics")
+        return m[key]
+
+    def wait_inflight_above(self, base, timeout=10):
+        return self.wait(lambda: self.inflight() > base, timeout,
+                         f"in-flight requests > {base}")
+
+    def slow_in_flight(self, ms, timeout=None):
+        """Start GET /fx/slow?ms=<ms> in the background and return once the
+        host holds it (its in-flight gauge rose), so it belongs to the
+        generation serving now. .result(t) gives the Response."""
+        base = self.inflight()
+        bg = self.get_bg(f"/fx/slow?ms={ms}", timeout=timeout or (ms / 1000 + 30))
+        self.wait_inflight_above(base)
+        return bg
+
+    # -- /proc -----------------------------------------------------------------------
+
+    def rss_kb(self):
+        with open(f"/proc/{self.pid}/status", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise AssertionError("no VmRSS in /proc/<pid>/status")
+
+    def maps(self):
+        with open(f"/proc/{self.pid}/maps", encoding="utf-8") as f:
+            return f.read()
+
+    def mapped_generations(self):
+        """Generations whose private plugin copies are mapped: N in
+        mq-<pid>-g<N>- names in /proc/<pid>/maps."""
+        return {int(n) for n in re.findall(rf"mq-{self.pid}-g(\d+)-", self.maps())}
+
+    def mapped_release_files(self):
+        """Files under releases/ that the host maps (it never should: it
+        maps private copies only)."""
+        real = os.path.realpath(self.releases)
+        return sorted({line.split(None, 5)[5] for line in self.maps().splitlines()
+                       if len(line.split(None, 5)) == 6
+                       and line.split(None, 5)[5].startswith((real, self.releases))})
+
+    def wait_generations(self, expected, timeout=10):
+        """Wait until exactly the generations in `expected` are mapped."""
+        expected = set(expected)
+        self.wait(lambda: self.mapped_generations() == expected, timeout,
+                  f"mapped generations == {sorted(expected)}")
+
+    def fd_count(self):
+        return len(os.listdir(f"/proc/{self.pid}/fd"))
+
+    def read_access_log(self):
+        """Parsed JSON lines of the access log (a torn last line skipped).
+        Each line must be UTF-8 JSON: log shippers reject anything else."""
+        try:
+            with open(self.access_log, "rb") as f:
+                raw = f.read()
+        except FileNotFoundError:
+            return []
+        out = []
+        lines = raw.split(b"\n")
+        for i, line in enumerate(lines):
+            if not line:
+                continue
+            try:
+                out.append(json.loads(line.decode("utf-8")))
+            except ValueError:
+                if i == len(lines) - 1:
+                    continue  # torn last line, still being written
+                raise AssertionError(f"access log line {i + 1} is not UTF-8 JSON: {line!r}")
+        return out
+
+
+# ---- helpers -----------------------------------------------------------------------
+
+
+def _tail(path, n):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return "".join(f.readlines()[-n:])
+    except OSError:
+        return ""
+
+
+def _assert_no_sanitizer_report(text, where):
+    for marker in SANITIZER_MARKERS:
+        i = text.find(marker)
+        if i >= 0:
+            raise AssertionError(f"sanitizer report in {where}:\n{text[max(0, i - 200):i + 3000]}")
+
+
+def make_writable(path):
+    """Release dirs are published read-only-ish; let a test tamper with one."""
+    st = os.stat(path)
+    os.chmod(path, stat.S_IMODE(st.st_mode) | stat.S_IWUSR)
+
+
+def _force_remove(func, path, exc_info):
+    parent = os.path.dirname(path)
+    try:
+        os.chmod(parent, 0o755)
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.chmod(path, 0o755)
+        func(path)
+    except OSError:
+        pass
+
+
+def overwrite_with_cp(src, dst):
+    """Overwrite dst in place (same inode, truncate + write) as `cp` does."""
+    make_writable(os.path.dirname(dst))
+    if os.path.exists(dst):
+        make_writable(dst)
+    ino = os.stat(dst).st_ino
+    subprocess.run(["cp", src, dst], check=True)
+    assert os.stat(dst).st_ino == ino, "cp replaced the file instead of overwriting it"
+
+
+def main(module_name):
+    """Run one test module (or Module.Class.test) and exit 0 on success."""
+    sys.dont_write_bytecode = True
+    suite = unittest.defaultTestLoader.loadTestsFromName(module_name)
+    result = unittest.TextTestRunner(verbosity=2, stream=sys.stderr).run(suite)
+    return 0 if result.wasSuccessful() and result.testsRun > 0 else 1
