@@ -8,7 +8,7 @@
 # when it cannot set the benchmark up (missing binary, host does not start).
 #
 # Knobs (environment): MQ_BENCH_DURATION (s per wrk run, default 10),
-# MQ_BENCH_ROUNDS (default 2), MQ_BENCH_CONNS (default 50),
+# MQ_BENCH_ROUNDS (default 3), MQ_BENCH_CONNS (default 50),
 # MQ_BENCH_LATENCY_RELOADS (default 200), MQ_BENCH_SOAK_RELOADS (default
 # 1000), MQ_BENCH_KEEP=1 keeps the temp dir (and says where).
 set -u
@@ -22,7 +22,7 @@ fi
 BUILD_DIR=$(cd "$BUILD_DIR" && pwd)
 
 DURATION=${MQ_BENCH_DURATION:-10}
-ROUNDS=${MQ_BENCH_ROUNDS:-2}
+ROUNDS=${MQ_BENCH_ROUNDS:-3}
 CONNS=${MQ_BENCH_CONNS:-50}
 LAT_RELOADS=${MQ_BENCH_LATENCY_RELOADS:-200}
 SOAK_RELOADS=${MQ_BENCH_SOAK_RELOADS:-1000}
@@ -44,6 +44,7 @@ done
 command -v wrk >/dev/null || die "wrk not found (apt-get install wrk)"
 command -v taskset >/dev/null || die "taskset not found (apt-get install util-linux)"
 command -v curl >/dev/null || die "curl not found (apt-get install curl)"
+command -v python3 >/dev/null || die "python3 not found (apt-get install python3)"
 [[ -n ${EPOCHREALTIME:-} ]] || die "bash >= 5 needed (EPOCHREALTIME)"
 
 # --- pinning ----------------------------------------------------------------
@@ -149,10 +150,14 @@ stage_release() { # stage_release ID HELLO_SO
     if ((${#PRODUCT_PLUGINS[@]})); then
         cp "${PRODUCT_PLUGINS[@]}" "$dir/plugins/" || return 1
     fi
+    # The build's assets, without the CMake bookkeeping that shares the dir.
+    mkdir -p "$dir/assets"
     if [[ -d $BUILD_DIR/assets ]]; then
-        cp -r "$BUILD_DIR/assets" "$dir/assets" || return 1
-    else
-        mkdir -p "$dir/assets"
+        local a
+        for a in "$BUILD_DIR"/assets/*; do
+            case ${a##*/} in CMakeFiles | Makefile | cmake_install.cmake | CTestTestfile.cmake) continue ;; esac
+            cp -r "$a" "$dir/assets/" || return 1
+        done
     fi
     "$HOST_BIN" release --env "$ENV_FILE" --from "$dir" --id "$id" >"$TMP/release-$id.log" 2>&1 ||
         { cat "$TMP/release-$id.log" >&2; return 1; }
@@ -164,7 +169,7 @@ NPLUGINS=$((4 + ${#PRODUCT_PLUGINS[@]}))
 
 # --- start the host --------------------------------------------------------------
 HOST_LOG=$TMP/host.log
-taskset -c "$SERVER_CPU" "$HOST_BIN" serve --env "$ENV_FILE" 2>"$HOST_LOG" >/dev/null &
+taskset -c "$SERVER_CPU" "$HOST_BIN" serve --env "$ENV_FILE" 2>"$HOST_LOG" >/dev/null </dev/null &
 HOST_PID=$!
 if ! wait_health "$HOST_PORT" "$HOST_PID"; then
     tail -n 20 "$HOST_LOG" >&2
@@ -175,10 +180,10 @@ if [[ -f $PID_FILE ]] && [[ $(<"$PID_FILE") != "$HOST_PID" ]]; then
 fi
 
 # --- small readers (builtins only: no fork inside timed loops) ------------------
-rss_kib() { # VmRSS of PID in KiB
-    local k v rest
+rss_kib() { # rss_kib PID [FIELD]: FIELD (default VmRSS) of /proc/PID/status, in KiB
+    local k v rest want=${2:-VmRSS}
     while read -r k v rest; do
-        [[ $k == VmRSS: ]] && { echo "$v"; return 0; }
+        [[ $k == "$want:" ]] && { echo "$v"; return 0; }
     done <"/proc/$1/status"
     echo 0
 }
@@ -190,7 +195,7 @@ mapped_generations() { # distinct plugin generations mapped by PID
 STATUS_JSON=""
 read_status() { # the host's last reload attempt -> STATUS_JSON, ST_SEQ, ST_DUR, ST_OK
     STATUS_JSON=""
-    ST_SEQ=-1 ST_DUR="" ST_OK=""
+    ST_SEQ=0 ST_DUR="" ST_OK="" # no file yet: no reload attempted yet
     [[ -f $STATUS_FILE ]] || return 1
     IFS= read -r -d '' STATUS_JSON <"$STATUS_FILE"
     [[ $STATUS_JSON =~ \"seq\":\ *([0-9]+) ]] && ST_SEQ=${BASH_REMATCH[1]}
@@ -199,38 +204,10 @@ read_status() { # the host's last reload attempt -> STATUS_JSON, ST_SEQ, ST_DUR,
     return 0
 }
 
-# One keep-alive connection to the host for /api/version, so polling costs a
-# request, not a process start.
-VFD=""
-version_open() {
-    [[ -n $VFD ]] && exec {VFD}>&-
-    VFD=""
-    exec {VFD}<>"/dev/tcp/127.0.0.1/$HOST_PORT" 2>/dev/null || { VFD=""; return 1; }
-}
-GEN=-1
-VERSION_BODY=""
-version_get() { # -> GEN (generation number), VERSION_BODY; reconnects once
-    local try line clen
-    for try in 1 2; do
-        [[ -n $VFD ]] || version_open || continue
-        clen=0
-        if printf 'GET /api/version HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' >&"$VFD" 2>/dev/null &&
-            IFS= read -r -t 2 line <&"$VFD" && [[ $line == HTTP/1.1\ 200* ]]; then
-            while IFS= read -r -t 2 line <&"$VFD"; do
-                line=${line%$'\r'}
-                [[ -z $line ]] && break
-                [[ ${line,,} =~ ^content-length:\ *([0-9]+) ]] && clen=${BASH_REMATCH[1]}
-            done
-            if ((clen > 0)) && IFS= read -r -t 2 -N "$clen" VERSION_BODY <&"$VFD"; then
-                if [[ $VERSION_BODY =~ \"generation\":\ *([0-9]+) ]]; then
-                    GEN=${BASH_REMATCH[1]}
-                    return 0
-                fi
-            fi
-        fi
-        version_open || true
-    done
-    return 1
+version_gen() { # generation now serving, from /api/version (or -1)
+    local body
+    body=$(curl -s --max-time 2 "http://127.0.0.1:$HOST_PORT/api/version")
+    [[ $body =~ \"generation\":\ *([0-9]+) ]] && echo "${BASH_REMATCH[1]}" || echo -1
 }
 
 flip_current() { # flip_current ID: atomic repoint of releases/current
@@ -263,34 +240,61 @@ done = function(summary, latency, requests)
 end
 EOF
 
-# run_wrk NAME PORT SECONDS: appends one MQBENCH line to $TMP/wrk-NAME.txt
-run_wrk() {
-    local name=$1 port=$2 secs=$3
-    taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${secs}s" --latency -s "$WRK_LUA" \
-        "http://127.0.0.1:$port/api/health" >"$TMP/wrk-last.txt" 2>&1
-    grep '^MQBENCH' "$TMP/wrk-last.txt" >>"$TMP/wrk-$name.txt" ||
-        { note "wrk ($name) produced no report:"; cat "$TMP/wrk-last.txt" >&2; }
+# The machine may be shared (a build, someone else's tests): each run
+# reports how much CPU processes other than the server and wrk used meanwhile,
+# in % of one CPU. irq/softirq time is left out (mostly our own packets).
+cpu_ticks() { # cpu_ticks PID -> "all-CPU user+nice+system ticks, PID's utime+stime, all-CPU total"
+    local f st busy total
+    read -r -a f </proc/stat # the first line sums all CPUs
+    busy=$((f[1] + f[2] + f[3]))
+    total=$((f[1] + f[2] + f[3] + f[4] + f[5] + f[6] + f[7] + f[8]))
+    st=$(<"/proc/$1/stat")
+    st=${st##*) } # fields after the command name, from field 3 on
+    read -r -a f <<<"$st"
+    echo "$busy $((f[11] + f[12])) $total"
 }
 
-# wrk_stat NAME FIELD AGG: aggregate FIELD over rounds (AGG: mean|max|sum|rps)
+# run_wrk NAME PORT SECONDS PID: appends one MQBENCH line to $TMP/wrk-NAME.txt
+# (see report.lua), plus other_pct.
+run_wrk() {
+    local name=$1 port=$2 secs=$3 pid=$4 a b wu ws other TIMEFORMAT='%3U %3S'
+    read -r -a a <<<"$(cpu_ticks "$pid")"
+    { time taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${secs}s" --latency -s "$WRK_LUA" \
+        "http://127.0.0.1:$port/api/health" >"$TMP/wrk-last.txt" 2>&1; } 2>"$TMP/wrk-time.txt"
+    read -r -a b <<<"$(cpu_ticks "$pid")"
+    read -r wu ws <"$TMP/wrk-time.txt"
+    other=$(awk -v busy=$((b[0] - a[0])) -v srv=$((b[1] - a[1])) -v tot=$((b[2] - a[2])) \
+        -v wrk="${wu:-0} + ${ws:-0}" -v ncpu="$NCPU" 'BEGIN {
+            split(wrk, w, " [+] "); o = busy - srv - 100 * (w[1] + w[2])
+            o = tot > 0 ? 100 * o / (tot / ncpu) : 0; printf "%.0f", o < 0 ? 0 : o }')
+    if grep -q '^MQBENCH' "$TMP/wrk-last.txt"; then
+        echo "$(grep '^MQBENCH' "$TMP/wrk-last.txt") other_pct=$other" >>"$TMP/wrk-$name.txt"
+    else
+        note "wrk ($name) produced no report:"
+        cat "$TMP/wrk-last.txt" >&2
+    fi
+}
+
+# wrk_stat NAME FIELD AGG: FIELD over the rounds; AGG is median, max or sum.
+# FIELD "rps" is requests / duration.
 wrk_stat() {
-    [[ -f $TMP/wrk-$1.txt ]] || { echo "n/a"; return; }
+    [[ -s $TMP/wrk-$1.txt ]] || { echo "n/a"; return; }
     awk -v f="$2" -v agg="$3" '{
         for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-        n++
-        if (agg == "rps") x += v["requests"] / (v["duration_us"] / 1e6)
-        else if (agg == "max") { if (n == 1 || v[f] > x) x = v[f] }
-        else x += v[f]
+        x = f == "rps" ? v["requests"] / (v["duration_us"] / 1e6) : v[f] + 0
+        a[++n] = x; sum += x; if (n == 1 || x > max) max = x
     } END {
-        if (n == 0) { print "n/a"; exit }
-        if (agg == "rps" || agg == "mean") printf "%.0f\n", x / n
-        else printf "%d\n", x
+        if (agg == "sum") { printf "%d\n", sum; exit }
+        if (agg == "max") { printf "%.1f\n", max; exit }
+        for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+        m = n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+        printf "%.0f\n", m
     }' "$TMP/wrk-$1.txt"
 }
 
 # --- the bare server ---------------------------------------------------------------
 start_bare() {
-    taskset -c "$SERVER_CPU" "$BARE_BIN" "$BARE_PORT" 127.0.0.1 2>"$TMP/bare.log" &
+    taskset -c "$SERVER_CPU" "$BARE_BIN" "$BARE_PORT" 127.0.0.1 2>"$TMP/bare.log" </dev/null {SLEEP_FD}>&- &
     BARE_PID=$!
     wait_health "$BARE_PORT" "$BARE_PID" || { cat "$TMP/bare.log" >&2; die "bare server did not start"; }
 }
@@ -328,85 +332,170 @@ note "plugins per release: $NPLUGINS (4 fixtures + ${#PRODUCT_PLUGINS[@]} produc
 # 1. Idle memory with all plugins loaded (before any traffic).
 sleep 0.5
 RSS_IDLE=$(rss_kib "$HOST_PID")
+RSS_IDLE_ANON=$(rss_kib "$HOST_PID" RssAnon)
+RSS_IDLE_FILE=$(rss_kib "$HOST_PID" RssFile)
 GENS_IDLE=$(mapped_generations "$HOST_PID")
 curl -s -i --max-time 2 "http://127.0.0.1:$HOST_PORT/api/health" >"$TMP/host-health.txt"
-version_get || note "cannot read generation from /api/version: ${VERSION_BODY:-no answer}"
-GEN_START=$GEN
+GEN_START=$(version_gen)
+((GEN_START >= 0)) || note "cannot read \"generation\" from /api/version"
 
 # 2. Throughput: warm both up, then interleave host / bare / host-reloading.
 note "warming up (2 s each)"
-run_wrk warm "$HOST_PORT" 2
+run_wrk warm "$HOST_PORT" 2 "$HOST_PID"
 start_bare
 curl -s -i --max-time 2 "http://127.0.0.1:$BARE_PORT/api/health" >"$TMP/bare-health.txt"
-run_wrk warm "$BARE_PORT" 2
+run_wrk warm "$BARE_PORT" 2 "$BARE_PID"
 stop_bare
 
 RELOADS_UNDER_LOAD=0
 FAILS_UNDER_LOAD=0
 for ((r = 1; r <= ROUNDS; r++)); do
     note "round $r/$ROUNDS: host steady, bare, host reloading (${DURATION} s each)"
-    run_wrk host "$HOST_PORT" "$DURATION"
+    run_wrk host "$HOST_PORT" "$DURATION" "$HOST_PID"
     start_bare
-    run_wrk bare "$BARE_PORT" "$DURATION"
+    run_wrk bare "$BARE_PORT" "$DURATION" "$BARE_PID"
     stop_bare
     read_status
     seq0=$ST_SEQ
-    version_get
-    gen0=$GEN
+    gen0=$(version_gen)
     start_flipper
-    run_wrk reload "$HOST_PORT" "$DURATION"
+    run_wrk reload "$HOST_PORT" "$DURATION" "$HOST_PID"
     stop_flipper
     sleep 0.3 # let the last SIGHUP land
-    version_get
+    gen1=$(version_gen)
     read_status
-    RELOADS_UNDER_LOAD=$((RELOADS_UNDER_LOAD + GEN - gen0))
-    FAILS_UNDER_LOAD=$((FAILS_UNDER_LOAD + (ST_SEQ - seq0) - (GEN - gen0)))
+    # Every attempt bumps the status file's seq; a successful one also the
+    # generation. (Signals that arrive together make one attempt.)
+    RELOADS_UNDER_LOAD=$((RELOADS_UNDER_LOAD + gen1 - gen0))
+    FAILS_UNDER_LOAD=$((FAILS_UNDER_LOAD + (ST_SEQ - seq0) - (gen1 - gen0)))
     kill -0 "$HOST_PID" 2>/dev/null || break
 done
 SIGNALS_UNDER_LOAD=$(cat "$TMP/flip.count" 2>/dev/null || echo 0)
 
 # 3. Reload latency: signal -> /api/version shows a newer generation.
+# Polled from Python on one keep-alive connection with TCP_NODELAY: a bash
+# /dev/tcp poller writes a request line by line and meets Nagle + delayed
+# ACK (a 40 ms floor); curl per poll costs a process start (~4 ms).
 note "reload latency: $LAT_RELOADS reloads"
-: >"$TMP/lat-e2e.txt"
-: >"$TMP/lat-host.txt"
-LAT_TIMEOUTS=0
-LAT_FAILS=0
-target=B
-version_open
-for ((i = 0; i < LAT_RELOADS; i++)); do
-    kill -0 "$HOST_PID" 2>/dev/null || break
-    flip_current "$target"
-    [[ $target == A ]] && target=B || target=A
-    version_get || { LAT_TIMEOUTS=$((LAT_TIMEOUTS + 1)); continue; }
-    g0=$GEN
-    read_status
-    s0=$ST_SEQ
-    t0=${EPOCHREALTIME/./}
-    kill -HUP "$HOST_PID"
-    deadline=$((t0 + 2000000))
-    seen=0
-    while :; do
-        version_get && ((GEN > g0)) && { seen=1; break; }
-        ((${EPOCHREALTIME/./} > deadline)) && break
-        # The host keeps the old generation when a reload fails: that shows
-        # in the status file, not in /api/version.
-        read_status && ((ST_SEQ > s0)) && [[ $ST_OK == false ]] && break
-    done
-    t1=${EPOCHREALTIME/./}
-    if ((seen)); then
-        echo $((t1 - t0)) >>"$TMP/lat-e2e.txt"
-    elif read_status && ((ST_SEQ > s0)); then
-        LAT_FAILS=$((LAT_FAILS + 1))
-    else
-        LAT_TIMEOUTS=$((LAT_TIMEOUTS + 1))
-    fi
-    # The status file is written by the same loop iteration; wait for it.
-    for ((j = 0; j < 2000; j++)); do
-        read_status && ((ST_SEQ > s0)) && break
-        nap 0.001
-    done
-    [[ -n $ST_DUR ]] && ((ST_SEQ > s0)) && echo "$ST_DUR" >>"$TMP/lat-host.txt"
-done
+cat >"$TMP/reload_latency.py" <<'EOF_PY'
+import json, os, re, signal, socket, sys, time
+
+pid, port, count = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+releases, status_path, out_e2e, out_host = sys.argv[4:8]
+REQ = b"GET /api/version HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+sock, buf = None, b""
+
+
+def get_gen():
+    """Generation serving now, or None (one reconnect on a dropped socket)."""
+    global sock, buf
+    for _ in range(2):
+        try:
+            if sock is None:
+                sock = socket.create_connection(("127.0.0.1", port), timeout=2)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                buf = b""
+            sock.sendall(REQ)
+            while b"\r\n\r\n" not in buf:
+                d = sock.recv(65536)
+                if not d:
+                    raise OSError("closed")
+                buf += d
+            head, _, rest = buf.partition(b"\r\n\r\n")
+            m = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
+            clen = int(m.group(1)) if m else 0
+            while len(rest) < clen:
+                d = sock.recv(65536)
+                if not d:
+                    raise OSError("closed")
+                rest += d
+            body, buf = rest[:clen], rest[clen:]
+            if not head.startswith(b"HTTP/1.1 200"):
+                return None
+            return int(json.loads(body)["generation"])
+        except (OSError, ValueError, KeyError):
+            if sock is not None:
+                sock.close()
+            sock = None
+    return None
+
+
+def status():
+    try:
+        with open(status_path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def seq():
+    st = status()
+    return int(st.get("seq", 0)) if st else 0
+
+
+def flip(target):
+    tmp = os.path.join(releases, ".current.bench")
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
+    os.symlink(target, tmp)
+    os.replace(tmp, os.path.join(releases, "current"))
+
+
+fails = timeouts = 0
+e2e, host = [], []
+target = "B"
+for _ in range(count):
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        break
+    flip(target)
+    target = "A" if target == "B" else "B"
+    g0 = get_gen()
+    if g0 is None:
+        timeouts += 1
+        continue
+    s0 = seq()
+    t0 = time.monotonic_ns()
+    os.kill(pid, signal.SIGHUP)
+    deadline, seen = t0 + 2_000_000_000, False
+    while True:
+        g = get_gen()
+        if g is not None and g > g0:
+            seen = True
+            break
+        if time.monotonic_ns() > deadline:
+            break
+        st = status()  # a refused reload shows here, not in /api/version
+        if st and int(st.get("seq", 0)) > s0 and not st.get("ok"):
+            break
+    t1 = time.monotonic_ns()
+    # The status file is written with the swap; wait for it (bounded).
+    st, end = status(), time.monotonic_ns() + 2_000_000_000
+    while not (st and int(st.get("seq", 0)) > s0) and time.monotonic_ns() < end:
+        time.sleep(0.0005)
+        st = status()
+    if seen:
+        e2e.append((t1 - t0) // 1000)
+    elif st and int(st.get("seq", 0)) > s0:
+        fails += 1
+    else:
+        timeouts += 1
+    if st and int(st.get("seq", 0)) > s0 and "duration_us" in st:
+        host.append(int(st["duration_us"]))
+flip("A")
+with open(out_e2e, "w") as f:
+    f.write("".join(f"{v}\n" for v in e2e))
+with open(out_host, "w") as f:
+    f.write("".join(f"{v}\n" for v in host))
+print(fails, timeouts)
+EOF_PY
+read -r LAT_FAILS LAT_TIMEOUTS < <(python3 "$TMP/reload_latency.py" "$HOST_PID" "$HOST_PORT" \
+    "$LAT_RELOADS" "$RELEASES" "$STATUS_FILE" "$TMP/lat-e2e.txt" "$TMP/lat-host.txt")
+LAT_FAILS=${LAT_FAILS:-n/a} LAT_TIMEOUTS=${LAT_TIMEOUTS:-n/a}
+touch "$TMP/lat-e2e.txt" "$TMP/lat-host.txt"
 E2E_P50=$(percentile 50 <"$TMP/lat-e2e.txt")
 E2E_P99=$(percentile 99 <"$TMP/lat-e2e.txt")
 E2E_MAX=$(percentile 100 <"$TMP/lat-e2e.txt")
@@ -420,6 +509,7 @@ note "memory: $SOAK_RELOADS reloads"
 flip_current A
 sleep 0.2
 RSS_BEFORE_SOAK=$(rss_kib "$HOST_PID")
+RSS_BEFORE_ANON=$(rss_kib "$HOST_PID" RssAnon)
 SOAK_DONE=0
 SOAK_FAILS=0
 SOAK_TIMEOUTS=0
@@ -445,19 +535,18 @@ for ((i = 0; i < SOAK_RELOADS; i++)); do
 done
 sleep 0.2
 RSS_AFTER_SOAK=$(rss_kib "$HOST_PID")
+RSS_AFTER_ANON=$(rss_kib "$HOST_PID" RssAnon)
 GENS_AFTER_SOAK=$(mapped_generations "$HOST_PID")
 FDS_AFTER_SOAK=$(ls "/proc/$HOST_PID/fd" 2>/dev/null | wc -l)
-[[ -n $VFD ]] && exec {VFD}>&-
-VFD=""
 
 HOST_ALIVE=yes
 kill -0 "$HOST_PID" 2>/dev/null || HOST_ALIVE="NO (exited)"
 
 # ===================================================================================
 # Report.
-H_RPS=$(wrk_stat host x rps)
-B_RPS=$(wrk_stat bare x rps)
-R_RPS=$(wrk_stat reload x rps)
+H_RPS=$(wrk_stat host rps median)
+B_RPS=$(wrk_stat bare rps median)
+R_RPS=$(wrk_stat reload rps median)
 ms() { [[ $1 == n/a ]] && echo n/a || awk -v u="$1" 'BEGIN { printf "%.2f ms", u / 1000 }'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.2f MiB", k / 1024 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.3f", a / b }'; }
@@ -478,26 +567,27 @@ errs() { # errs NAME -> "non2xx N, socket errors N (c/r/w/t)"
 echo
 echo "## MindQuiz bench ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -r), $NCPU CPUs)"
 echo
-echo "$PINNING; wrk -t1 -c$CONNS -d${DURATION}s x $ROUNDS rounds (req/s and p50: mean of rounds; p99: worst round)."
+echo "$PINNING; wrk -t1 -c$CONNS -d${DURATION}s x $ROUNDS interleaved rounds; each figure is the median over rounds."
+echo "Other processes (not the server, not wrk) used up to $(wrk_stat host other_pct max)% / $(wrk_stat bare other_pct max)% / $(wrk_stat reload other_pct max)% of a CPU during the host / bare / reloading runs (per run: other_pct in raw); above a few % the figures are disturbed."
 echo "Releases A (hello_v1) and B (hello_v2), $NPLUGINS plugins each."
 echo
 echo "| figure | value | target | met |"
 echo "| --- | --- | --- | --- |"
 echo "| host /api/health req/s | $H_RPS | | |"
-echo "| host /api/health p50 / p99 | $(ms "$(wrk_stat host p50_us mean)") / $(ms "$(wrk_stat host p99_us max)") | | |"
+echo "| host /api/health p50 / p99 | $(ms "$(wrk_stat host p50_us median)") / $(ms "$(wrk_stat host p99_us median)") | | |"
 echo "| bare evhttp req/s | $B_RPS | | |"
-echo "| bare evhttp p50 / p99 | $(ms "$(wrk_stat bare p50_us mean)") / $(ms "$(wrk_stat bare p99_us max)") | | |"
+echo "| bare evhttp p50 / p99 | $(ms "$(wrk_stat bare p50_us median)") / $(ms "$(wrk_stat bare p99_us median)") | | |"
 echo "| host / bare throughput | ${HB}x | >= 0.95x | $(meets "$HB >= 0.95") |"
 echo "| host req/s, reload every 100 ms | $R_RPS | | |"
-echo "| host p50 / p99, reload every 100 ms | $(ms "$(wrk_stat reload p50_us mean)") / $(ms "$(wrk_stat reload p99_us max)") | | |"
+echo "| host p50 / p99, reload every 100 ms | $(ms "$(wrk_stat reload p50_us median)") / $(ms "$(wrk_stat reload p99_us median)") | | |"
 echo "| reloading / steady throughput | $(awk -v r="$RS" 'BEGIN { if (r == "n/a") print r; else printf "%.1f%%", r * 100 }') | >= 95% | $(meets "$RS >= 0.95") |"
 echo "| errors under reload ($RELOADS_UNDER_LOAD reloads, $FAILS_UNDER_LOAD failed, $SIGNALS_UNDER_LOAD SIGHUPs last round) | $(errs reload) | 0 | $(meets "$(wrk_stat reload non2xx sum) + $(wrk_stat reload connect sum) + $(wrk_stat reload read sum) + $(wrk_stat reload write sum) + $(wrk_stat reload timeout sum) == 0") |"
 echo "| errors steady (host / bare) | $(errs host) / $(errs bare) | 0 | |"
 echo "| reload latency, signal -> new generation serving, p50 / p99 (max) | $(ms "$E2E_P50") / $(ms "$E2E_P99") ($(ms "$E2E_MAX")), n=$E2E_N | p99 < 5 ms | $(meets "$E2E_P99 < 5000") |"
 echo "| reload duration inside the host (duration_us) p50 / p99 (max) | $(ms "$HOSTLAT_P50") / $(ms "$HOSTLAT_P99") ($(ms "$HOSTLAT_MAX")) | | |"
 echo "| reload latency: failed / timed out | $LAT_FAILS / $LAT_TIMEOUTS | 0 / 0 | |"
-echo "| RSS idle, all plugins loaded | $(mib "$RSS_IDLE") | < 8 MiB | $(meets "$RSS_IDLE < 8192") |"
-echo "| RSS before / after $SOAK_RELOADS reloads ($SOAK_DONE done, $SOAK_FAILS failed, $SOAK_TIMEOUTS timed out) | $(mib "$RSS_BEFORE_SOAK") / $(mib "$RSS_AFTER_SOAK") | | |"
+echo "| RSS idle, all plugins loaded | $(mib "$RSS_IDLE") (anon $(mib "$RSS_IDLE_ANON"), file-backed $(mib "$RSS_IDLE_FILE")) | < 8 MiB | $(meets "$RSS_IDLE < 8192") |"
+echo "| RSS before / after $SOAK_RELOADS reloads ($SOAK_DONE done, $SOAK_FAILS failed, $SOAK_TIMEOUTS timed out) | $(mib "$RSS_BEFORE_SOAK") / $(mib "$RSS_AFTER_SOAK") (anon $(mib "$RSS_BEFORE_ANON") / $(mib "$RSS_AFTER_ANON")) | | |"
 echo "| RSS growth over $SOAK_RELOADS reloads | $(mib "$GROWTH") | < 2 MB | $(meets "$GROWTH * 1024 < 2000000") |"
 echo "| plugin generations mapped (idle / after reloads) | $GENS_IDLE / $GENS_AFTER_SOAK | <= 2 | $(meets "$GENS_AFTER_SOAK <= 2") |"
 echo "| open fds after reloads | $FDS_AFTER_SOAK | | |"

@@ -88,15 +88,21 @@ static int secret_key(const char *k, size_t n)
     return 0;
 }
 
+/* Append bytes of a request target as JSON string content. Bytes that are
+ * not printable ASCII (raw UTF-8, controls) are percent-encoded, as they
+ * would be on the wire, so every log line stays valid UTF-8 JSON. */
 static void log_json_str(struct evbuffer *b, const char *s, size_t n)
 {
     const char *run = s;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c != '"' && c != '\\' && c >= 0x20 && c != 0x7f)
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
             continue;
         evbuffer_add(b, run, (size_t)(s + i - run));
-        evbuffer_add_printf(b, "\\u%04x", c);
+        if (c == '"' || c == '\\')
+            evbuffer_add_printf(b, "\\%c", c);
+        else
+            evbuffer_add_printf(b, "%%%02X", c);
         run = s + i + 1;
     }
     evbuffer_add(b, run, (size_t)(s + n - run));
@@ -415,6 +421,11 @@ static void sighup_cb(evutil_socket_t sig, short what, void *arg)
 
 /* ---- shutdown ------------------------------------------------------------------------------- */
 
+static void exit_cb(evutil_socket_t fd, short what, void *arg)
+{
+    event_base_loopexit(((mq_host *)arg)->base, NULL);
+}
+
 static void shutdown_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
     mq_host *h = arg;
@@ -423,7 +434,14 @@ static void shutdown_deadline_cb(evutil_socket_t fd, short what, void *arg)
     for (mq_gen *g = h->retired; g; g = g->next_retired)
         mq_gen_force_drain(g, "shutting_down");
     mq_gen_force_drain(h->current, "shutting_down");
-    event_base_loopexit(h->base, NULL);
+    if (h->inflight == 0 && h->unsent == 0) {
+        event_base_loopexit(h->base, NULL);
+        return;
+    }
+    /* The 503s are queued: on_reply_sent exits once they are written. A
+     * client that stopped reading cannot hold us longer than a second. */
+    struct timeval grace = {1, 0};
+    event_base_once(h->base, -1, EV_TIMEOUT, exit_cb, h, &grace);
 }
 
 static void sigterm_cb(evutil_socket_t sig, short what, void *arg)

@@ -365,16 +365,12 @@ class Host:
 
     def plugin_file(self, rid, fixture_name):
         """Absolute path inside releases/<rid> of the plugin published from
-        `fixture_name`, as listed in the MANIFEST."""
-        stem = fixture_name[:-3] if fixture_name.endswith(".so") else fixture_name
-        for p in self.manifest(rid).get("plugins", []):
-            f = p.get("file", "")
-            if os.path.basename(f) in (fixture_name,) or os.path.basename(f) == stem + ".so":
-                return os.path.join(self.release_dir(rid), f)
-        path = os.path.join(self.release_dir(rid), "plugins", fixture_name)
-        if os.path.exists(path):
-            return path
-        raise AssertionError(f"no plugin from {fixture_name} in release {rid}: {self.manifest(rid)}")
+        `fixture_name` (the MANIFEST lists it as plugins/<fixture_name>)."""
+        want = f"plugins/{fixture_name}"
+        files = [p.get("file") for p in self.manifest(rid).get("plugins", [])]
+        if want not in files:
+            raise AssertionError(f"{want} is not a plugin of release {rid}: {files}")
+        return os.path.join(self.release_dir(rid), want)
 
     def refresh_manifest_entry(self, rid, path, plugin_version=None):
         """After changing a release file in place, make the MANIFEST agree
@@ -720,6 +716,12 @@ class Host:
         expected = set(expected)
         self.wait(lambda: self.mapped_generations() == expected, timeout,
                   f"mapped generations == {sorted(expected)}")
+
+    def private_copies_on_disk(self):
+        """Files named like the host's private plugin copies anywhere under
+        its TMPDIR: each is unlinked right after dlopen, so none should stay."""
+        return sorted(os.path.join(d, f) for d, _, files in os.walk(self.tmpdir)
+                      for f in files if f.startswith(f"mq-{self.pid}-g"))
 
     def fd_count(self):
         return len(os.listdir(f"/proc/{self.pid}/fd"))

@@ -1,9 +1,22 @@
 """(f) Keep-alive connections survive a reload: request, reload, request
 on the same TCP connection, both 200, the second on the new code."""
-import http.client
 import socket
 
 from mqtest import HostTestCase, read_response
+
+
+def read_raw_response(f):
+    """(status line, body) of one Content-Length response from a socket file."""
+    status = f.readline()
+    length = 0
+    while True:
+        line = f.readline()
+        if line in (b"\r\n", b""):
+            break
+        k, _, v = line.decode().partition(":")
+        if k.strip().lower() == "content-length":
+            length = int(v)
+    return status, f.read(length)
 
 
 class KeepaliveTest(HostTestCase):
@@ -43,16 +56,7 @@ class KeepaliveTest(HostTestCase):
 
         def ask():
             s.sendall(b"GET /fx/hello HTTP/1.1\r\nHost: t\r\n\r\n")
-            status = f.readline()
-            length = 0
-            while True:
-                line = f.readline()
-                if line in (b"\r\n", b""):
-                    break
-                k, _, v = line.decode().partition(":")
-                if k.strip().lower() == "content-length":
-                    length = int(v)
-            return status, f.read(length)
+            return read_raw_response(f)
 
         st1, b1 = ask()
         h.switch("002-b")
@@ -89,15 +93,10 @@ class KeepaliveTest(HostTestCase):
         h.switch("002-b")
 
         f = s.makefile("rb")
-        r1 = http.client.HTTPResponse(s)
-        r1.fp = f
-        r1.begin()
-        b1 = r1.read()
-        r2 = http.client.HTTPResponse(s)
-        r2.fp = f
-        r2.begin()
-        b2 = r2.read()
-        self.assertEqual((r1.status, r2.status), (200, 200))
+        st1, b1 = read_raw_response(f)
+        st2, b2 = read_raw_response(f)
+        self.assertIn(b" 200 ", st1)
+        self.assertIn(b" 200 ", st2)
         self.assertIn(b'"slept_ms":500', b1)
         self.assertIn(b'"version":"1.0.0"', b1)
         # Read only after the first answer, so by the generation serving then.

@@ -82,8 +82,14 @@ class ReloadTest(HostTestCase):
         h = self.start_on_a()
         h.switch("002-b")
         h.switch("001-a")
-        leftovers = [f for f in os.listdir(h.tmpdir) if f.startswith(f"mq-{h.pid}-")]
-        self.assertEqual(leftovers, [], "private plugin copies left behind in TMPDIR")
+        self.assertEqual(h.private_copies_on_disk(), [])
+        self.assertTrue(h.mapped_generations(), "no private copy mapped: naming changed?")
+
+    def test_stop__after_reloads__tmpdir_left_empty(self):
+        h = self.start_on_a()
+        h.switch("002-b")
+        h.stop()
+        self.assertEqual(os.listdir(h.tmpdir), [], "the host left files in its TMPDIR")
 
     def test_reload__same_release__new_generation_same_answers(self):
         h = self.start_on_a()

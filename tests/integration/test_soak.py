@@ -2,7 +2,7 @@
 than 2 MB after a warm-up, no file descriptor or private copy leaks, older
 generations unmap once their requests end, and the host exits clean (no
 ASan/LSan report: the teardown's stop() checks)."""
-import os
+import sys
 
 from mqtest import SANITIZED, HostTestCase
 
@@ -37,8 +37,9 @@ class SoakTest(HostTestCase):
         h.wait_generations({gen})
         rss1, fds1 = h.rss_kb(), h.fd_count()
         self.assertLessEqual(fds1 - fds0, 2, f"file descriptors {fds0} -> {fds1}")
-        leftovers = [f for f in os.listdir(h.tmpdir) if f.startswith(f"mq-{h.pid}-")]
-        self.assertEqual(leftovers, [])
+        self.assertEqual(h.private_copies_on_disk(), [])
         self.assertEqual(h.metric("mq_reloads_total", result="ok"), WARMUP + RELOADS)
+        print(f"\nVmRSS {rss0} kB -> {rss1} kB over {RELOADS} reloads, fds {fds0} -> {fds1}",
+              file=sys.stderr)
         if not SANITIZED:  # ASan's quarantine keeps freed memory resident by design
             self.assertLess(rss1 - rss0, 2048, f"VmRSS {rss0} kB -> {rss1} kB over {RELOADS} reloads")

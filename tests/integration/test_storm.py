@@ -59,3 +59,26 @@ class StormTest(HostTestCase):
         # Any reload still pending from the storm also reads 002-b.
         h.wait(lambda: h.version()["release"] == "002-b", 10, "002-b serving")
         self.assertEqual(h.hello(), "2.0.0")
+
+    def test_storm__with_suspended_requests__each_answered_generations_released(self):
+        h = self.host()
+        h.publish("001-a", ["hello_v1.so"])
+        h.publish("002-b", ["hello_v2.so"])
+        h.set_current("001-a")
+        h.start()
+        slows = []
+        for i in range(20):
+            if i % 4 == 0:
+                slows.append(h.slow_in_flight(300))
+            h.set_current("002-b" if i % 2 == 0 else "001-a")
+            h.kill_signal(signal.SIGHUP)
+
+        h.wait(lambda: h.version()["release"] == "001-a"
+               and (h.read_status() or {}).get("release") == "001-a",
+               10, "001-a serving after the storm")
+        for bg in slows:
+            r = bg.result(30)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json()["slept_ms"], 300)
+        h.wait_generations({h.version()["generation"]})
+        self.assertEqual(h.metric("mq_generations_loaded"), 1)
