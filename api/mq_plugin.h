@@ -23,6 +23,8 @@
  *   1.1  descriptor: `summary` and four reserved slots appended. A 1.0
  *        plugin (smaller `size`) still loads; the host reads `summary` only
  *        when `size` covers it.
+ *   1.2  host table: store_append, store_get, store_scan, backups_json
+ *        appended. Plugins built for 1.0/1.1 never look past their `size`.
  */
 #ifndef MQ_PLUGIN_H
 #define MQ_PLUGIN_H
@@ -35,7 +37,7 @@ extern "C" {
 #endif
 
 #define MQ_ABI_MAJOR 1
-#define MQ_ABI_MINOR 1
+#define MQ_ABI_MINOR 2
 
 /* The one symbol a plugin exports. */
 #define MQ_PLUGIN_SYMBOL "mq_plugin_descriptor"
@@ -64,6 +66,11 @@ enum mq_log_level { MQ_LOG_ERROR = 0, MQ_LOG_WARN = 1, MQ_LOG_INFO = 2, MQ_LOG_D
 
 enum mq_metric_type { MQ_COUNTER = 1, MQ_GAUGE = 2, MQ_HISTOGRAM = 3 };
 
+/* store_append flags */
+enum { MQ_STORE_DURABLE = 1 };
+/* store_scan flags */
+enum { MQ_SCAN_ALL = 0, MQ_SCAN_LATEST = 1 };
+
 /* Opaque handles. */
 typedef struct mq_plugin mq_plugin; /* one loaded plugin in one generation */
 typedef struct mq_req mq_req;       /* one HTTP request */
@@ -80,6 +87,10 @@ typedef void (*mq_timer_fn)(void *ud);
 
 /* An event handler: `payload` (usually JSON) is borrowed until it returns. */
 typedef void (*mq_event_fn)(const char *event, const char *payload, size_t len, void *ud);
+
+/* A store visitor: `json` (one record) is borrowed for the call. Return
+ * non-zero to stop the scan. */
+typedef int (*mq_scan_fn)(const char *key, const char *json, size_t len, void *ud);
 
 /* ------------------------------------------------------------------------ */
 /* The host function table, passed to init(). The plugin keeps the pointer in
@@ -194,6 +205,33 @@ typedef struct mq_api {
      * Returns how many were called, or a negative status. */
     int (*event_publish)(mq_plugin *self, const char *event, const char *payload,
                          size_t len);
+
+    /* -- store (since 1.2): append-only NDJSON collections, host-owned ----- */
+
+    /* Append one record, a JSON object, to `collection` ([a-z0-9_]{1,32})
+     * under `key` ("" for unkeyed records such as events). The host adds
+     * "k", "ts" (ms since the epoch) and "v" (1) when absent. With
+     * MQ_STORE_DURABLE the record is on disk (fdatasync, shared by the
+     * appends of one moment: group commit) before `req`'s response is
+     * sent; pass the request the answer depends on (NULL when none).
+     * Returns MQ_OK, MQ_EINVAL (bad name, key or JSON), MQ_ETOOBIG, or
+     * MQ_EIO (the write failed and nothing was written: answer an error).
+     * `json` is copied. */
+    int (*store_append)(mq_plugin *self, mq_req *req, const char *collection,
+                        const char *key, const char *json, size_t len, int flags);
+    /* The latest record of `key`, NUL-terminated; caller frees with free().
+     * NULL (and *len = 0) when there is none. */
+    char *(*store_get)(mq_plugin *self, const char *collection, const char *key,
+                       size_t *len);
+    /* Visit the latest record of every key (MQ_SCAN_LATEST, first-append
+     * order) or every record in file order (MQ_SCAN_ALL). Returns MQ_OK,
+     * MQ_ENOENT (no such collection yet) or MQ_EIO. Reads from the page
+     * cache on the loop: keep it for admin views and reports. */
+    int (*store_scan)(mq_plugin *self, const char *collection, int flags, mq_scan_fn fn,
+                      void *ud);
+    /* The backups, newest first, as a JSON array of {name, created_unix,
+     * bytes, check, check_message}; caller frees with free(). */
+    char *(*backups_json)(mq_plugin *self);
 } mq_api;
 
 /* ------------------------------------------------------------------------ */

@@ -14,7 +14,9 @@
 
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
+#include <json-c/json.h>
 
+#include "backup.h"
 #include "host.h"
 #include "log.h"
 
@@ -441,6 +443,76 @@ static int api_event_publish(mq_plugin *self, const char *event, const char *pay
     return called;
 }
 
+/* ---- store ------------------------------------------------------------------------------------ */
+
+static int api_store_append(mq_plugin *self, mq_req *req, const char *collection,
+                            const char *key, const char *json, size_t len, int flags)
+{
+    if (!self || !collection || !json)
+        return MQ_EINVAL;
+    mq_host *h = self->gen->host;
+    int durable = (flags & MQ_STORE_DURABLE) != 0;
+    if (!h->store || (durable && h->store_failed))
+        return MQ_EIO;
+    if (req && (req->state == MQ_REQ_DONE || req->state == MQ_REQ_SYNCWAIT))
+        return MQ_ESTATE; /* its answer is already out: nothing can wait */
+    uint64_t seq = 0;
+    int rc = mq_store_append(h->store, collection, key ? key : "", json, len, durable, &seq);
+    if (rc == MQ_OK && req && seq > req->need_seq)
+        req->need_seq = seq;
+    return rc;
+}
+
+static char *api_store_get(mq_plugin *self, const char *collection, const char *key,
+                           size_t *len)
+{
+    if (len)
+        *len = 0;
+    if (!self || !collection || !key || !self->gen->host->store)
+        return NULL;
+    size_t n = 0;
+    char *rec = mq_store_get(self->gen->host->store, collection, key, &n);
+    if (len)
+        *len = n;
+    return rec;
+}
+
+static int api_store_scan(mq_plugin *self, const char *collection, int flags, mq_scan_fn fn,
+                          void *ud)
+{
+    if (!self || !collection || !fn)
+        return MQ_EINVAL;
+    if (!self->gen->host->store)
+        return MQ_EIO;
+    return mq_store_scan(self->gen->host->store, collection, (flags & MQ_SCAN_LATEST) != 0, fn,
+                         ud);
+}
+
+static char *api_backups_json(mq_plugin *self)
+{
+    if (!self)
+        return NULL;
+    mq_backup_info *list = NULL;
+    size_t n = 0;
+    json_object *arr = json_object_new_array();
+    if (mq_backup_list(self->gen->host->backup_root, &list, &n) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            json_object *o = json_object_new_object();
+            json_object_object_add(o, "name", json_object_new_string(list[i].name));
+            json_object_object_add(o, "created_unix", json_object_new_int64(list[i].created_unix));
+            json_object_object_add(o, "bytes", json_object_new_int64((int64_t)list[i].bytes));
+            json_object_object_add(o, "check", json_object_new_string(list[i].check));
+            json_object_object_add(o, "check_message",
+                                   json_object_new_string(list[i].check_message));
+            json_object_array_add(arr, o);
+        }
+    }
+    free(list);
+    char *text = strdup(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
+    json_object_put(arr);
+    return text;
+}
+
 /* ---- the table ------------------------------------------------------------------------------ */
 
 const mq_api mq_host_api = {
@@ -476,4 +548,8 @@ const mq_api mq_host_api = {
     .service_lookup = api_service_lookup,
     .event_subscribe = api_event_subscribe,
     .event_publish = api_event_publish,
+    .store_append = api_store_append,
+    .store_get = api_store_get,
+    .store_scan = api_store_scan,
+    .backups_json = api_backups_json,
 };

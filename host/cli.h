@@ -15,5 +15,8 @@ int mq_cmd_release(int argc, char **argv, const char *env_path, mq_config *cfg);
 /* `rollback [ID]` and `activate ID` share one implementation. */
 int mq_cmd_rollback(int argc, char **argv, const char *env_path, mq_config *cfg);
 int mq_cmd_activate(int argc, char **argv, const char *env_path, mq_config *cfg);
+/* `backup` and `restore-check [BACKUP]` (cli_backup.c). */
+int mq_cmd_backup(int argc, char **argv, const char *env_path, mq_config *cfg);
+int mq_cmd_restore_check(int argc, char **argv, const char *env_path, mq_config *cfg);
 
 #endif

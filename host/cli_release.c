@@ -18,7 +18,8 @@
  * Exit status: 0 success; 1 failure (also: the host refused); 2 `reload`
  * found no running host; 64 usage error.
  *
- * The host side of the reload handshake (see reload_handshake()):
+ * The host side of the reload handshake (see reload_handshake() and
+ * cli_util.h):
  *   PID_FILE holds the host's decimal pid and a newline;
  *   after every reload attempt the host atomically replaces
  *   PID_FILE.reload.json with {"seq", "started_ns" (CLOCK_REALTIME of the
@@ -29,6 +30,7 @@
 #include "cli.h"
 
 #include "build_info.h"
+#include "cli_util.h"
 #include "manifest.h"
 #include "mq_plugin.h"
 #include "paths.h"
@@ -59,7 +61,6 @@
 #define EXIT_NOHOST 2
 
 #define DEFAULT_RELOAD_TIMEOUT_S 30.0
-#define STATUS_POLL_MS 10
 #define VERSION_WAIT_S 10.0
 #define VERSION_POLL_MS 50
 #define ASSETS_MAX_DEPTH 64
@@ -84,27 +85,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
-}
-
-static int64_t now_realtime_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static double now_mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
 }
 
 static void iso8601_utc(time_t t, char *buf, size_t n)
@@ -748,7 +728,7 @@ int mq_cmd_release(int argc, char **argv, const char *env_path, mq_config *cfg)
 
     /* The MANIFEST. */
     char built[32], published[32];
-    int64_t pub_ns = now_realtime_ns();
+    int64_t pub_ns = mq_cli_now_realtime_ns();
     iso8601_utc(b.newest_mtime ? b.newest_mtime : (time_t)(pub_ns / 1000000000), built,
                 sizeof built);
     iso8601_utc((time_t)(pub_ns / 1000000000), published, sizeof published);
@@ -828,88 +808,6 @@ out:
 
 /* ==== the host: pidfile and reload handshake =================================== */
 
-enum host_state { HOST_ERROR = -1, HOST_NONE = 0, HOST_RUNNING = 1 };
-
-/* 1 when /proc says pid runs mindquiz, or /proc cannot tell. A pid from a
- * stale pidfile may have been reused by an unrelated process, and SIGHUP
- * would kill most processes. */
-static int pid_is_mindquiz(pid_t pid, char *comm, size_t commlen)
-{
-    char path[64], buf[4096];
-    snprintf(comm, commlen, "?");
-    snprintf(path, sizeof path, "/proc/%ld/comm", (long)pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return 1;
-    if (fgets(comm, (int)commlen, f))
-        comm[strcspn(comm, "\n")] = '\0';
-    fclose(f);
-    if (strncmp(comm, "mindquiz", 8) == 0)
-        return 1;
-    /* Under a wrapper (valgrind, ...) the program is a later argument. Only
-     * file names count: a build path like /src/mindquiz/... proves nothing. */
-    snprintf(path, sizeof path, "/proc/%ld/cmdline", (long)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    for (char *arg = buf; arg < buf + n; arg += strlen(arg) + 1) {
-        const char *slash = strrchr(arg, '/');
-        if (strncmp(slash ? slash + 1 : arg, "mindquiz", 8) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-/* Find the running host from PID_FILE. HOST_NONE (with why) when there is
- * no pidfile or its pid is gone; HOST_ERROR (with why) when it cannot be
- * signalled or the pidfile is garbage. */
-static int find_host(const mq_paths *p, pid_t *pid, char *why, size_t whylen)
-{
-    FILE *f = fopen(p->pid_file, "re");
-    if (!f) {
-        if (errno == ENOENT) {
-            set_err(why, whylen, "no pid file \"%s\"", p->pid_file);
-            return HOST_NONE;
-        }
-        set_err(why, whylen, "open \"%s\" failed: %s", p->pid_file, strerror(errno));
-        return HOST_ERROR;
-    }
-    char buf[64] = "";
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *end;
-    errno = 0;
-    long v = strtol(buf, &end, 10);
-    while (*end == '\n' || *end == '\r' || *end == ' ' || *end == '\t')
-        end++;
-    if (n == 0 || errno || end == buf || *end || v <= 0 || v > INT32_MAX) {
-        set_err(why, whylen, "pid file \"%s\" does not hold a pid", p->pid_file);
-        return HOST_ERROR;
-    }
-    *pid = (pid_t)v;
-    if (kill(*pid, 0) != 0) {
-        if (errno == ESRCH) {
-            set_err(why, whylen, "pid %ld from \"%s\" is not running", v, p->pid_file);
-            return HOST_NONE;
-        }
-        set_err(why, whylen, "signal pid %ld failed: %s", v, strerror(errno));
-        return HOST_ERROR;
-    }
-    char comm[64];
-    if (!pid_is_mindquiz(*pid, comm, sizeof comm)) {
-        set_err(why, whylen, "pid %ld from \"%s\" is \"%s\", not mindquiz (a stale pid file)", v,
-                p->pid_file, comm);
-        return HOST_NONE;
-    }
-    return HOST_RUNNING;
-}
-
 typedef struct reload_result {
     int ok;
     char reason[64];
@@ -920,97 +818,27 @@ typedef struct reload_result {
     int64_t duration_us;
 } reload_result;
 
-static void json_copy_str(json_object *o, const char *key, char *dst, size_t n)
-{
-    json_object *v;
-    dst[0] = '\0';
-    if (json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
-        snprintf(dst, n, "%s", json_object_get_string(v));
-}
-
-static int64_t json_get_i64(json_object *o, const char *key, int64_t def)
-{
-    json_object *v;
-    if (json_object_object_get_ex(o, key, &v) &&
-        (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)))
-        return json_object_get_int64(v);
-    return def;
-}
-
-/* Read the status file. 1 when it reports an attempt started at or after
- * t0 (filled into r), 0 when absent, unreadable or older. */
-static int read_reload_status(const char *path, int64_t t0, reload_result *r)
-{
-    char buf[16 * 1024];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    size_t got = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf + got, sizeof buf - 1 - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-        if (got == sizeof buf - 1)
-            break;
-    }
-    close(fd);
-    buf[got] = '\0';
-    json_object *o = json_tokener_parse(buf);
-    if (!o || !json_object_is_type(o, json_type_object)) {
-        json_object_put(o);
-        return 0; /* mid-replace or foreign: poll again */
-    }
-    int fresh = json_get_i64(o, "started_ns", INT64_MIN) >= t0;
-    if (fresh) {
-        json_object *v;
-        r->ok = json_object_object_get_ex(o, "ok", &v) && json_object_get_boolean(v);
-        json_copy_str(o, "reason", r->reason, sizeof r->reason);
-        json_copy_str(o, "message", r->message, sizeof r->message);
-        json_copy_str(o, "release", r->release, sizeof r->release);
-        r->generation = json_get_i64(o, "generation", -1);
-        r->seq = json_get_i64(o, "seq", -1);
-        r->duration_us = json_get_i64(o, "duration_us", -1);
-    }
-    json_object_put(o);
-    return fresh;
-}
-
 enum { RELOAD_OK = 0, RELOAD_REFUSED = 1, RELOAD_FAILED = 2 };
 
 /* SIGHUP the host and wait for the status of an attempt that began after
- * the signal (so it saw whatever we changed before sending it). Attempts
- * already running when the signal lands started earlier and are skipped. */
+ * the signal (so it saw whatever we changed before sending it). */
 static int reload_handshake(const mq_paths *p, pid_t pid, double timeout_s, reload_result *r,
                             char *err, size_t errlen)
 {
     memset(r, 0, sizeof *r);
-    int64_t t0 = now_realtime_ns();
-    if (kill(pid, SIGHUP) != 0) {
-        set_err(err, errlen, "signal pid %ld failed: %s", (long)pid, strerror(errno));
+    json_object *o = NULL;
+    if (mq_cli_handshake(pid, SIGHUP, p->reload_status, "reload", timeout_s, &o, err, errlen) != 0)
         return RELOAD_FAILED;
-    }
-    double deadline = now_mono_s() + timeout_s;
-    for (int i = 0;; i++) {
-        if (read_reload_status(p->reload_status, t0, r))
-            return r->ok ? RELOAD_OK : RELOAD_REFUSED;
-        if (i % 10 == 9 && kill(pid, 0) != 0 && errno == ESRCH) {
-            /* It may have written the status just before exiting. */
-            if (read_reload_status(p->reload_status, t0, r))
-                return r->ok ? RELOAD_OK : RELOAD_REFUSED;
-            set_err(err, errlen, "the host (pid %ld) exited before reporting the reload",
-                    (long)pid);
-            return RELOAD_FAILED;
-        }
-        if (now_mono_s() >= deadline) {
-            set_err(err, errlen, "no reload status in \"%s\" after %g s", p->reload_status,
-                    timeout_s);
-            return RELOAD_FAILED;
-        }
-        sleep_ms(STATUS_POLL_MS);
-    }
+    json_object *v;
+    r->ok = json_object_object_get_ex(o, "ok", &v) && json_object_get_boolean(v);
+    mq_cli_json_str(o, "reason", r->reason, sizeof r->reason);
+    mq_cli_json_str(o, "message", r->message, sizeof r->message);
+    mq_cli_json_str(o, "release", r->release, sizeof r->release);
+    r->generation = mq_cli_json_i64(o, "generation", -1);
+    r->seq = mq_cli_json_i64(o, "seq", -1);
+    r->duration_us = mq_cli_json_i64(o, "duration_us", -1);
+    json_object_put(o);
+    return r->ok ? RELOAD_OK : RELOAD_REFUSED;
 }
 
 /* ==== /api/version ================================================================ */
@@ -1078,7 +906,7 @@ static int wait_serving(const char *listen, const char *id, int64_t *generation,
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
     set_err(err, errlen, "GET %s: no answer", url);
     int rc = -1;
-    double deadline = now_mono_s() + VERSION_WAIT_S;
+    double deadline = mq_cli_now_mono_s() + VERSION_WAIT_S;
     for (;;) {
         b->len = 0;
         b->data[0] = '\0';
@@ -1095,8 +923,8 @@ static int wait_serving(const char *listen, const char *id, int64_t *generation,
             json_object *o = json_tokener_parse(b->data);
             char release[MQ_RELEASE_ID_MAX + 1] = "";
             if (o && json_object_is_type(o, json_type_object)) {
-                json_copy_str(o, "release", release, sizeof release);
-                *generation = json_get_i64(o, "generation", *generation);
+                mq_cli_json_str(o, "release", release, sizeof release);
+                *generation = mq_cli_json_i64(o, "generation", *generation);
             }
             json_object_put(o);
             if (strcmp(release, id) == 0) {
@@ -1105,9 +933,9 @@ static int wait_serving(const char *listen, const char *id, int64_t *generation,
             }
             set_err(err, errlen, "GET %s still reports release \"%s\"", url, release);
         }
-        if (now_mono_s() >= deadline)
+        if (mq_cli_now_mono_s() >= deadline)
             break;
-        sleep_ms(VERSION_POLL_MS);
+        mq_cli_sleep_ms(VERSION_POLL_MS);
     }
     curl_easy_cleanup(c);
     free(b);
@@ -1160,11 +988,11 @@ int mq_cmd_reload(int argc, char **argv, const char *env_path, mq_config *cfg)
     int status = 1;
     pid_t pid = 0;
     char why[1024];
-    int hs = find_host(&paths, &pid, why, sizeof why);
-    if (hs == HOST_NONE) {
+    int hs = mq_cli_find_host(&paths, &pid, why, sizeof why);
+    if (hs == MQ_HOST_NONE) {
         say_err("reload failed: no host is running (%s)", why);
         status = EXIT_NOHOST;
-    } else if (hs == HOST_ERROR) {
+    } else if (hs == MQ_HOST_ERROR) {
         say_err("reload failed: %s", why);
     } else {
         reload_result r;
@@ -1403,8 +1231,8 @@ static int switch_release(const char *op, const char *id_arg, double timeout, mq
     /* ---- is a host running (check before touching anything) */
     pid_t pid = 0;
     char why[1024];
-    int hs = find_host(&paths, &pid, why, sizeof why);
-    if (hs == HOST_ERROR) {
+    int hs = mq_cli_find_host(&paths, &pid, why, sizeof why);
+    if (hs == MQ_HOST_ERROR) {
         say_err("%s \"%s\" failed: %s", op, id, why);
         goto out;
     }
@@ -1417,7 +1245,7 @@ static int switch_release(const char *op, const char *id_arg, double timeout, mq
     }
     printf("current -> %s (was %s)\n", id, cur[0] ? cur : "none");
     fflush(stdout);
-    if (hs == HOST_NONE) {
+    if (hs == MQ_HOST_NONE) {
         printf("no host is running (%s); the next start will serve release %s\n", why, id);
         status = 0;
         goto out;

@@ -25,6 +25,7 @@
 #include "mq_plugin.h"
 #include "paths.h"
 #include "router.h"
+#include "store.h"
 
 typedef struct mq_host mq_host;
 typedef struct mq_gen mq_gen;
@@ -71,7 +72,12 @@ typedef struct mq_subscription {
 
 /* ---- requests ---------------------------------------------------------------- */
 
-enum mq_req_state { MQ_REQ_HANDLING, MQ_REQ_SUSPENDED, MQ_REQ_DONE };
+enum mq_req_state {
+    MQ_REQ_HANDLING,  /* the route handler is running */
+    MQ_REQ_SUSPENDED, /* the handler returned; a callback will answer */
+    MQ_REQ_SYNCWAIT,  /* answered; held until its durable records are synced */
+    MQ_REQ_DONE
+};
 
 typedef struct mq_chunk mq_chunk;
 
@@ -83,6 +89,9 @@ struct mq_req {
     int gone;  /* the client disconnected; ev is ours to free */
     int in_handler; /* the route handler is on the stack: free after it */
     struct event *peer_watch; /* EOF watch on the socket while suspended */
+    uint64_t need_seq;   /* store sequence the response must wait for */
+    int pending_status;  /* the response held in MQ_REQ_SYNCWAIT */
+    size_t pending_len;
     int state;
     const mq_route *route;
     const char *route_label; /* metrics label: the pattern, never the raw path */
@@ -97,7 +106,7 @@ struct mq_req {
     char ip[48];
     struct timespec t0;
     mq_chunk *chunks; /* request-scoped allocations */
-    mq_req *prev, *next; /* in gen->suspended while suspended */
+    mq_req *prev, *next; /* in gen->suspended, or host->syncwait */
 };
 
 /* ---- generations -------------------------------------------------------------- */
@@ -154,13 +163,31 @@ struct mq_host {
     uint64_t reload_seq;
     /* access log: buffered, flushed on a timer */
     int access_fd;
+    char *access_path;
     struct evbuffer *access_buf;
     struct event *access_flush_ev;
     struct event *sig_hup, *sig_term, *sig_int, *reload_ev, *shutdown_timer;
+    /* the store and group commit */
+    mq_store *store;
+    int data_lock_fd;
+    struct event *store_notify_ev;
+    uint64_t synced_seq;
+    int store_failed; /* an fdatasync failed: durable appends refused */
+    mq_req *syncwait_head, *syncwait_tail; /* answered, waiting for a sync */
+    /* backups */
+    char *backup_root;
+    struct mq_backup_job *backup_job; /* the one running, or NULL */
+    char *backup_status; /* PID_FILE.backup.json */
+    int backup_efd;      /* the backup thread reports here */
+    int backup_again;                 /* another was asked for meanwhile */
+    int64_t backup_requested_ns;
+    uint64_t backup_seq;
+    struct event *backup_timer, *backup_done_ev, *sig_usr1;
     mq_registry *metrics;
     mq_metric *m_requests, *m_duration, *m_5xx, *m_reloads, *m_reload_failures,
         *m_generation, *m_gens_loaded, *m_plugin_info, *m_build_info, *m_rss, *m_fds,
-        *m_start_time, *m_inflight, *m_drain_forced;
+        *m_start_time, *m_inflight, *m_drain_forced, *m_store_corrupt, *m_store_records,
+        *m_store_sync_failures, *m_last_backup, *m_backups;
 };
 
 /* The function table handed to every plugin (api.c). */
@@ -184,12 +211,22 @@ void mq_req_finish(mq_req *r, int status, size_t bytes);
 int mq_req_send(mq_req *r, int status, const char *content_type, const void *body,
                 size_t len);
 void *mq_req_alloc(mq_req *r, size_t n);
+/* Answer the requests held for a sync up to `synced` (all of them, with a
+ * 503, when the store failed). */
+void mq_req_release_synced(mq_host *h, uint64_t synced, int failed);
+/* At exit: forget requests still held for a sync. */
+void mq_req_drop_waiting(mq_host *h);
 /* Watch a suspended request's client (see request.c). */
 void mq_req_watch_peer(mq_req *r);
 /* Free a finished request's memory. */
 void mq_req_release(mq_req *r);
 
 /* server.c */
+/* Write a JSON status file atomically (tmp + rename, 0600). */
+struct json_object;
+void mq_write_status_file(const char *path, struct json_object *o);
+/* Write the buffered access log lines now. */
+void mq_access_flush(mq_host *h);
 /* One JSON line for a finished request (query secrets redacted). */
 void mq_access_log(mq_host *h, const mq_req *r, struct evhttp_request *ev, int status,
                    size_t bytes);

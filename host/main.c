@@ -22,14 +22,16 @@ static const struct {
     {"release", mq_cmd_release, "--from BUILD_DIR [--id ID]: publish an immutable release"},
     {"rollback", mq_cmd_rollback, "[ID]: serve the previous (or the given) release"},
     {"activate", mq_cmd_activate, "ID: serve the given release"},
+    {"backup", mq_cmd_backup, "back up the store now (the running server takes it)"},
+    {"restore-check", mq_cmd_restore_check, "[BACKUP]: prove the newest (or a given) backup"},
 };
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: mindquiz <command> [--env PATH] [args]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].help);
-    fprintf(f, "  version   print the build's version and commit\n");
+        fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "  version       print the build's version and commit\n");
 }
 
 int main(int argc, char **argv)

@@ -128,27 +128,34 @@ void mq_req_watch_peer(mq_req *r)
 
 /* ---- finishing ------------------------------------------------------------------ */
 
+static void maybe_exit(mq_host *h)
+{
+    if (h->stopping && h->inflight == 0 && h->unsent == 0)
+        event_base_loopexit(h->base, NULL);
+}
+
 static void on_reply_sent(struct evhttp_request *ev, void *arg)
 {
     mq_host *h = arg;
     h->unsent--;
-    if (h->stopping && h->inflight == 0 && h->unsent == 0)
-        event_base_loopexit(h->base, NULL);
+    maybe_exit(h);
+}
+
+static void unlink_suspended(mq_req *r)
+{
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        r->gen->suspended = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    r->prev = r->next = NULL;
 }
 
 /* Bookkeeping once the response is out (or the client is gone). */
 void mq_req_finish(mq_req *r, int status, size_t bytes)
 {
     mq_host *h = r->host;
-    if (r->state == MQ_REQ_SUSPENDED) {
-        if (r->prev)
-            r->prev->next = r->next;
-        else
-            r->gen->suspended = r->next;
-        if (r->next)
-            r->next->prev = r->prev;
-        r->prev = r->next = NULL;
-    }
     r->state = MQ_REQ_DONE;
     double secs = elapsed_s(&r->t0);
     const char *route = r->route_label ? r->route_label : "unmatched";
@@ -165,21 +172,55 @@ void mq_req_finish(mq_req *r, int status, size_t bytes)
     if (!r->in_handler)
         mq_req_release(r);
     mq_gen_unref(g);
-    if (h->stopping && h->inflight == 0 && h->unsent == 0)
-        event_base_loopexit(h->base, NULL);
+    maybe_exit(h);
+}
+
+/* Put a prepared response on the wire and finish the request. */
+static void commit(mq_req *r)
+{
+    mq_host *h = r->host;
+    struct evhttp_request *ev = r->ev;
+    mq_access_log(h, r, ev, r->pending_status, r->pending_len);
+    /* Count replies not yet written so shutdown waits for their bytes. */
+    h->unsent++;
+    evhttp_request_set_on_complete_cb(ev, on_reply_sent, h);
+    evhttp_send_reply(ev, r->pending_status, NULL, NULL);
+    r->ev = NULL;
+    mq_req_finish(r, r->pending_status, r->pending_len);
+}
+
+/* Swap a prepared response for a JSON error (its records could not be
+ * made durable: the client must not see a success). */
+static void replace_with_error(mq_req *r, int status, const char *code, const char *message)
+{
+    struct evbuffer *out = evhttp_request_get_output_buffer(r->ev);
+    evbuffer_drain(out, evbuffer_get_length(out));
+    struct evkeyvalq *hdr = evhttp_request_get_output_headers(r->ev);
+    evhttp_remove_header(hdr, "Content-Type");
+    evhttp_remove_header(hdr, "Location");
+    evhttp_add_header(hdr, "Content-Type", "application/json");
+    evbuffer_add_printf(out, "{\"code\":\"%s\",\"message\":\"%s\"}", code, message);
+    r->pending_status = status;
+    r->pending_len = evbuffer_get_length(out);
 }
 
 /* Send a response: the one path every answer takes, host or plugin. */
 int mq_req_send(mq_req *r, int status, const char *content_type, const void *body, size_t len)
 {
-    if (!r || r->state == MQ_REQ_DONE)
+    if (!r || r->state == MQ_REQ_DONE || r->state == MQ_REQ_SYNCWAIT)
         return MQ_ESTATE;
     if (status < 100 || status > 599)
         status = 500;
     struct evhttp_request *ev = r->ev;
     mq_host *h = r->host;
+    if (r->state == MQ_REQ_SUSPENDED) {
+        unlink_suspended(r);
+        if (!r->gone)
+            stop_watching(r);
+    }
     if (r->gone) {
-        /* The client left while we worked: the request is ours to free. */
+        /* The client left while we worked: the request is ours to free.
+         * Its durable records are written all the same. */
         mq_access_log(h, r, ev, 499, 0);
         evhttp_request_free(ev);
         r->ev = NULL;
@@ -194,14 +235,59 @@ int mq_req_send(mq_req *r, int status, const char *content_type, const void *bod
         evhttp_add_header(out, "Connection", "close");
     if (len)
         evbuffer_add(evhttp_request_get_output_buffer(ev), body, len);
-    if (r->state == MQ_REQ_SUSPENDED)
-        stop_watching(r);
-    mq_access_log(h, r, ev, status, len);
-    /* Count replies not yet written so shutdown waits for their bytes. */
-    h->unsent++;
-    evhttp_request_set_on_complete_cb(ev, on_reply_sent, h);
-    evhttp_send_reply(ev, status, NULL, NULL);
-    r->ev = NULL;
-    mq_req_finish(r, status, len);
+    r->pending_status = status;
+    r->pending_len = len;
+    if (r->need_seq > h->synced_seq) {
+        if (!h->store_failed) {
+            /* Durable before acknowledged: hold the answer for the sync. */
+            r->state = MQ_REQ_SYNCWAIT;
+            r->prev = h->syncwait_tail;
+            r->next = NULL;
+            if (h->syncwait_tail)
+                h->syncwait_tail->next = r;
+            else
+                h->syncwait_head = r;
+            h->syncwait_tail = r;
+            return MQ_OK;
+        }
+        replace_with_error(r, 503, "store_unavailable",
+                           "the change could not be saved; nothing was confirmed");
+    }
+    commit(r);
     return MQ_OK;
+}
+
+void mq_req_release_synced(mq_host *h, uint64_t synced, int failed)
+{
+    mq_req *r = h->syncwait_head;
+    while (r) {
+        mq_req *next = r->next;
+        if (r->need_seq <= synced || failed) {
+            if (r->prev)
+                r->prev->next = r->next;
+            else
+                h->syncwait_head = r->next;
+            if (r->next)
+                r->next->prev = r->prev;
+            else
+                h->syncwait_tail = r->prev;
+            r->prev = r->next = NULL;
+            if (r->need_seq > synced)
+                replace_with_error(r, 503, "store_unavailable",
+                                   "the change could not be saved; nothing was confirmed");
+            commit(r);
+        }
+        r = next;
+    }
+}
+
+void mq_req_drop_waiting(mq_host *h)
+{
+    while (h->syncwait_head) {
+        mq_req *r = h->syncwait_head;
+        h->syncwait_head = r->next;
+        r->ev = NULL; /* evhttp_free frees it with its connection */
+        mq_req_finish(r, 503, 0);
+    }
+    h->syncwait_tail = NULL;
 }

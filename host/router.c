@@ -57,15 +57,15 @@ static int parse_pattern(const char *pattern, mq_route *rt)
                 return MQ_EINVAL;
             s->kind = p[0] == ':' ? MQ_SEG_PARAM : MQ_SEG_REST;
             s->text = strndup(p + 1, n - 1);
-            if (s->kind == MQ_SEG_REST && e)
-                return MQ_EINVAL; /* "*rest" must be last */
         } else {
             s->kind = MQ_SEG_LIT;
             s->text = strndup(p, n);
         }
-        rt->nsegs++;
+        rt->nsegs++; /* counted before any return, so cleanup frees it */
         if (!s->text)
             return MQ_ENOMEM;
+        if (s->kind == MQ_SEG_REST && e)
+            return MQ_EINVAL; /* "*rest" must be last */
         if (!e)
             break;
         p = e + 1;

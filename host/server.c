@@ -25,6 +25,8 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "backup.h"
+#include "backup_job.h"
 #include "build_info.h"
 #include "cli.h"
 #include "host.h"
@@ -135,7 +137,7 @@ static void log_uri(struct evbuffer *b, const char *uri)
     }
 }
 
-static void access_flush(mq_host *h)
+void mq_access_flush(mq_host *h)
 {
     struct evbuffer *b = h->access_buf;
     while (h->access_fd >= 0 && evbuffer_get_length(b) > 0) {
@@ -151,7 +153,7 @@ static void access_flush(mq_host *h)
     }
 }
 
-static void access_flush_cb(evutil_socket_t fd, short what, void *arg) { access_flush(arg); }
+static void access_flush_cb(evutil_socket_t fd, short what, void *arg) { mq_access_flush(arg); }
 
 void mq_access_log(mq_host *h, const mq_req *r, struct evhttp_request *ev, int status,
                    size_t bytes)
@@ -175,7 +177,7 @@ void mq_access_log(mq_host *h, const mq_req *r, struct evhttp_request *ev, int s
     evbuffer_add_printf(b, "\",\"status\":%d,\"bytes\":%zu,\"ms\":%.3f,\"gen\":%llu}\n", status,
                         bytes, ms, (unsigned long long)(r->gen ? r->gen->id : 0));
     if (evbuffer_get_length(b) > 64 * 1024)
-        access_flush(h);
+        mq_access_flush(h);
 }
 
 /* ---- host endpoints ------------------------------------------------------------------ */
@@ -250,6 +252,15 @@ static void update_process_metrics(mq_host *h)
     }
     mq_metric_set(h->m_fds, NULL, fds);
     mq_metric_set(h->m_inflight, NULL, (double)h->inflight);
+    mq_store_coll_stats *st = NULL;
+    size_t n = 0;
+    if (h->store && mq_store_stats(h->store, &st, &n) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            const char *lv[] = {st[i].name};
+            mq_metric_set(h->m_store_records, lv, (double)st[i].records);
+        }
+        free(st);
+    }
 }
 
 static void handle_metrics(mq_host *h, mq_req *r)
@@ -355,6 +366,20 @@ static void on_request(struct evhttp_request *ev, void *arg)
 
 /* ---- reload ------------------------------------------------------------------------------- */
 
+void mq_write_status_file(const char *path, json_object *o)
+{
+    size_t len;
+    const char *text = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int ok = fd >= 0 && write(fd, text, len) == (ssize_t)len;
+    if (fd >= 0 && close(fd) != 0)
+        ok = 0;
+    if (!ok || rename(tmp, path) != 0)
+        mq_log(MQ_L_ERROR, "write \"%s\" failed: %s", path, strerror(errno));
+}
+
 static void write_reload_status(mq_host *h, int64_t started_ns, int ok, const char *reason,
                                 const char *message, int64_t duration_us)
 {
@@ -369,14 +394,7 @@ static void write_reload_status(mq_host *h, int64_t started_ns, int ok, const ch
                                              ? json_object_new_string(h->current->release_id)
                                              : NULL);
     json_object_object_add(o, "duration_us", json_object_new_int64(duration_us));
-    size_t len;
-    const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s.tmp", h->paths.reload_status);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || write(fd, s, len) != (ssize_t)len || close(fd) != 0 ||
-        rename(tmp, h->paths.reload_status) != 0)
-        mq_log(MQ_L_ERROR, "write \"%s\" failed: %s", h->paths.reload_status, strerror(errno));
+    mq_write_status_file(h->paths.reload_status, o);
     json_object_put(o);
 }
 
@@ -388,8 +406,10 @@ static void do_reload(mq_host *h)
     const char *reason = "runtime";
     char err[1024] = "";
     mq_gen *g = mq_gen_build(h, &reason, err, sizeof err);
-    if (g)
+    if (g) {
         mq_gen_activate(h, g);
+        mq_backup_schedule(h); /* BACKUP_AT may have changed */
+    }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     int64_t us = (t1.tv_sec - t0.tv_sec) * 1000000LL + (t1.tv_nsec - t0.tv_nsec) / 1000;
     if (g) {
@@ -477,6 +497,7 @@ static int register_host_metrics(mq_host *h)
     static const char *const reason[] = {"reason", NULL};
     static const char *const plugin[] = {"name", "version", NULL};
     static const char *const build[] = {"version", "commit", NULL};
+    static const char *const coll[] = {"collection", NULL};
     struct {
         mq_metric **slot;
         int type;
@@ -497,6 +518,11 @@ static int register_host_metrics(mq_host *h)
         {&h->m_rss, MQ_GAUGE, "process_resident_memory_bytes", "Resident memory size in bytes.", NULL},
         {&h->m_fds, MQ_GAUGE, "process_open_fds", "Number of open file descriptors.", NULL},
         {&h->m_start_time, MQ_GAUGE, "process_start_time_seconds", "Start time of the process since the Unix epoch in seconds.", NULL},
+        {&h->m_store_corrupt, MQ_COUNTER, "mq_store_corrupt_lines_total", "Corrupt store lines skipped when loading, by collection.", coll},
+        {&h->m_store_records, MQ_GAUGE, "mq_store_records", "Valid records in the store, by collection.", coll},
+        {&h->m_store_sync_failures, MQ_COUNTER, "mq_store_sync_failures_total", "Failed fdatasync calls of the store (it then refuses durable writes).", NULL},
+        {&h->m_last_backup, MQ_GAUGE, "mq_last_backup_timestamp", "Time of the last successful backup (Unix seconds).", NULL},
+        {&h->m_backups, MQ_COUNTER, "mq_backups_total", "Backups taken, by result.", result},
     };
     char err[256];
     for (size_t i = 0; i < sizeof defs / sizeof *defs; i++) {
@@ -519,6 +545,12 @@ static int register_host_metrics(mq_host *h)
         mq_metric_add(h->m_reload_failures, lv, 0);
     }
     mq_metric_add(h->m_5xx, NULL, 0);
+    mq_metric_add(h->m_store_sync_failures, NULL, 0);
+    for (int i = 0; i < 2; i++) {
+        const char *bv2[] = {i ? "failed" : "ok"};
+        mq_metric_add(h->m_backups, bv2, 0);
+    }
+    mq_metric_set(h->m_last_backup, NULL, 0);
     return 0;
 }
 
@@ -581,7 +613,7 @@ static int open_access_log(mq_host *h, const mq_config *cfg)
     h->access_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (h->access_fd < 0)
         mq_log(MQ_L_ERROR, "open \"%s\" failed: %s", path, strerror(errno));
-    free(path);
+    h->access_path = path;
     return h->access_fd < 0 ? -1 : 0;
 }
 
@@ -599,8 +631,84 @@ static int make_runtime_dir(mq_host *h, const mq_config *cfg)
     return h->runtime_dir ? 0 : -1;
 }
 
+/* ---- the store ------------------------------------------------------------------------ */
+
+/* One host per data dir: a second one would interleave appends. */
+static int lock_data_dir(mq_host *h)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/.lock", h->paths.data_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        mq_log(MQ_L_ERROR, "open \"%s\" failed: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        mq_log(MQ_L_ERROR,
+               "lock \"%s\" failed: another mindquiz process uses the data dir \"%s\"", path,
+               h->paths.data_dir);
+        close(fd);
+        return -1;
+    }
+    h->data_lock_fd = fd;
+    return 0;
+}
+
+static void on_corrupt_line(const char *collection, uint64_t line, void *ud)
+{
+    mq_host *h = ud;
+    const char *lv[] = {collection};
+    mq_metric_add(h->m_store_corrupt, lv, 1);
+}
+
+static void store_notify_cb(evutil_socket_t fd, short what, void *arg)
+{
+    mq_host *h = arg;
+    int failed = 0;
+    h->synced_seq = mq_store_synced(h->store, &failed);
+    if (failed && !h->store_failed) {
+        h->store_failed = 1;
+        mq_metric_add(h->m_store_sync_failures, NULL, 1);
+        mq_log(MQ_L_ERROR, "store sync failed: durable writes are refused until a restart; "
+                           "check the disk of \"%s\"", h->paths.data_dir);
+    }
+    mq_req_release_synced(h, h->synced_seq, failed);
+}
+
+static int open_store(mq_host *h, const mq_config *cfg)
+{
+    if (lock_data_dir(h) != 0)
+        return -1;
+    long max_record = 1 << 20;
+    char err[512];
+    if (mq_config_get_long(cfg, "STORE_MAX_RECORD_BYTES", 1 << 20, 1024, 64L << 20, &max_record,
+                           err, sizeof err) != 0) {
+        mq_log(MQ_L_ERROR, "%s", err);
+        return -1;
+    }
+    mq_store_opts opts = {.max_record_bytes = (size_t)max_record,
+                          .on_corrupt = on_corrupt_line,
+                          .ud = h};
+    h->store = mq_store_open(h->paths.data_dir, &opts, err, sizeof err);
+    if (!h->store) {
+        mq_log(MQ_L_ERROR, "open store \"%s\" failed: %s", h->paths.data_dir, err);
+        return -1;
+    }
+    h->synced_seq = mq_store_synced(h->store, NULL);
+    h->store_notify_ev = event_new(h->base, mq_store_notify_fd(h->store), EV_READ | EV_PERSIST,
+                                   store_notify_cb, h);
+    if (!h->store_notify_ev || event_add(h->store_notify_ev, NULL) != 0)
+        return -1;
+    h->backup_root = mq_config_path(cfg, "BACKUP_DIR", "backups");
+    if (asprintf(&h->backup_status, "%s.backup.json", h->paths.pid_file) < 0)
+        h->backup_status = NULL;
+    return h->backup_root && h->backup_status ? 0 : -1;
+}
+
 static void host_cleanup(mq_host *h)
 {
+    mq_backup_jobs_cleanup(h);
+    mq_req_drop_waiting(h);
     if (h->http)
         evhttp_free(h->http); /* closes every connection */
     while (h->retired) {
@@ -612,7 +720,7 @@ static void host_cleanup(mq_host *h)
         mq_gen_destroy(h->current);
     h->current = NULL;
     if (h->access_buf) {
-        access_flush(h);
+        mq_access_flush(h);
         evbuffer_free(h->access_buf);
     }
     if (h->access_fd >= 0)
@@ -630,6 +738,14 @@ static void host_cleanup(mq_host *h)
         unlink(h->paths.pid_file);
         close(h->pid_fd);
     }
+    if (h->store_notify_ev)
+        event_free(h->store_notify_ev);
+    mq_store_close(h->store); /* a final sync */
+    if (h->data_lock_fd >= 0)
+        close(h->data_lock_fd);
+    free(h->backup_root);
+    free(h->backup_status);
+    free(h->access_path);
     mq_registry_free(h->metrics);
     if (h->base)
         event_base_free(h->base);
@@ -643,7 +759,11 @@ int mq_cmd_serve(int argc, char **argv, const char *env_path, mq_config *cfg)
         fprintf(stderr, "usage: mindquiz serve [--env PATH]\n");
         return 2;
     }
-    mq_host host = {.pid_fd = -1, .access_fd = -1, .started = time(NULL)};
+    mq_host host = {.pid_fd = -1,
+                    .access_fd = -1,
+                    .data_lock_fd = -1,
+                    .backup_efd = -1,
+                    .started = time(NULL)};
     mq_host *h = &host;
     int rc = 1;
     signal(SIGPIPE, SIG_IGN);
@@ -670,6 +790,13 @@ int mq_cmd_serve(int argc, char **argv, const char *env_path, mq_config *cfg)
         goto out;
     if (open_access_log(h, cfg) != 0)
         goto out;
+    /* Writes to a file past RLIMIT_FSIZE must fail (EFBIG), not kill us. */
+    signal(SIGXFSZ, SIG_IGN);
+
+    /* The store opens before the first generation: plugins may read it in
+     * init (coupons rebuild their holds from it). */
+    if (open_store(h, cfg) != 0)
+        goto out;
 
     const char *reason = NULL;
     char err[1024];
@@ -683,6 +810,8 @@ int mq_cmd_serve(int argc, char **argv, const char *env_path, mq_config *cfg)
         goto out;
     }
     mq_gen_activate(h, g);
+    if (mq_backup_jobs_init(h) != 0)
+        goto out;
     const char *lv[] = {"ok"};
     mq_metric_add(h->m_reloads, lv, 0);
 

@@ -13,6 +13,8 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+
+#include "mq_plugin.h"
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -374,7 +376,9 @@ static void release__build_dir__publishes_verified_release(void **state)
     assert_string_equal(m->plugins[0].name, "unitdesc");
     assert_string_equal(m->plugins[0].version, "2.3.4");
     assert_string_equal(m->plugins[0].file, "plugins/unitdesc.so");
-    assert_string_equal(m->plugins[0].abi, "1.1");
+    char abi[16];
+    snprintf(abi, sizeof abi, "%d.%d", MQ_ABI_MAJOR, MQ_ABI_MINOR);
+    assert_string_equal(m->plugins[0].abi, abi);
     assert_int_equal(m->nfiles, 4);
     assert_non_null(mq_manifest_find(m, "assets/static/robots.txt"));
     assert_non_null(mq_manifest_find(m, "assets/quiz/a/b.json"));
