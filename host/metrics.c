@@ -324,12 +324,28 @@ static void put_escaped(struct evbuffer *out, const char *s, int quote)
     evbuffer_add(out, run, (size_t)(s - run));
 }
 
+static void put_u64(struct evbuffer *out, uint64_t v)
+{
+    char buf[24];
+    int n = 0;
+    char tmp[24];
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (int i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    evbuffer_add(out, buf, (size_t)n);
+}
+
 static void put_number(struct evbuffer *out, double v)
 {
     if (isinf(v))
         evbuffer_add_printf(out, v > 0 ? "+Inf" : "-Inf");
     else if (isnan(v))
         evbuffer_add_printf(out, "NaN");
+    else if (v >= 0 && v < 1e15 && v == (double)(uint64_t)v)
+        put_u64(out, (uint64_t)v);
     else if (v == (double)(int64_t)v && fabs(v) < 1e15)
         evbuffer_add_printf(out, "%lld", (long long)v);
     else {
@@ -345,59 +361,84 @@ static void put_number(struct evbuffer *out, double v)
     }
 }
 
-/* name{l1="v1",...[,le="x"]} */
-static void put_series_name(struct evbuffer *out, const mq_metric *m, const series *s,
-                            const char *suffix, const char *le)
+/* The label text of a series, without braces: l1="v1",l2="v2". Rendered
+ * once per series: a histogram repeats it on every bucket line. */
+static void put_labels(struct evbuffer *out, const mq_metric *m, const series *s)
 {
-    evbuffer_add_printf(out, "%s%s", m->name, suffix);
-    if (m->nlabels == 0 && !le)
-        return;
-    evbuffer_add(out, "{", 1);
     for (size_t i = 0; i < m->nlabels; i++) {
         evbuffer_add_printf(out, "%s%s=\"", i ? "," : "", m->labels[i]);
         put_escaped(out, s->values[i], 1);
         evbuffer_add(out, "\"", 1);
     }
-    if (le)
-        evbuffer_add_printf(out, "%sle=\"%s\"", m->nlabels ? "," : "", le);
-    evbuffer_add(out, "}", 1);
 }
+
 
 int mq_registry_render(mq_registry *reg, struct evbuffer *out)
 {
     static const char *types[] = {"", "counter", "gauge", "histogram"};
+    struct evbuffer *lbl = evbuffer_new();
+    if (!lbl)
+        return -1;
     for (size_t f = 0; f < reg->n; f++) {
         mq_metric *m = reg->fams[f];
         evbuffer_add_printf(out, "# HELP %s ", m->name);
         put_escaped(out, m->help, 0);
         evbuffer_add_printf(out, "\n# TYPE %s %s\n", m->name, types[m->type]);
+        size_t namelen = strlen(m->name);
         for (size_t i = 0; i < m->nseries; i++) {
             series *s = m->order[i];
+            evbuffer_drain(lbl, evbuffer_get_length(lbl));
+            put_labels(lbl, m, s);
+            size_t ll = evbuffer_get_length(lbl);
+            const char *labels = (const char *)evbuffer_pullup(lbl, -1);
             if (m->type != MQ_HISTOGRAM) {
-                put_series_name(out, m, s, "", NULL);
+                evbuffer_add(out, m->name, namelen);
+                if (ll) {
+                    evbuffer_add(out, "{", 1);
+                    evbuffer_add(out, labels, ll);
+                    evbuffer_add(out, "}", 1);
+                }
                 evbuffer_add(out, " ", 1);
                 put_number(out, s->v);
                 evbuffer_add(out, "\n", 1);
                 continue;
             }
             uint64_t cum = 0;
-            char le[32];
             for (size_t b = 0; b <= m->nbuckets; b++) {
                 cum += s->counts[b];
+                evbuffer_add(out, m->name, namelen);
+                evbuffer_add(out, "_bucket{", 8);
+                if (ll) {
+                    evbuffer_add(out, labels, ll);
+                    evbuffer_add(out, ",", 1);
+                }
+                evbuffer_add(out, "le=\"", 4);
                 if (b < m->nbuckets)
-                    snprintf(le, sizeof le, "%.15g", m->buckets[b]);
+                    put_number(out, m->buckets[b]);
                 else
-                    strcpy(le, "+Inf");
-                put_series_name(out, m, s, "_bucket", le);
-                evbuffer_add_printf(out, " %llu\n", (unsigned long long)cum);
+                    evbuffer_add(out, "+Inf", 4);
+                evbuffer_add(out, "\"} ", 3);
+                put_u64(out, cum);
+                evbuffer_add(out, "\n", 1);
             }
-            put_series_name(out, m, s, "_sum", NULL);
-            evbuffer_add(out, " ", 1);
-            put_number(out, s->sum);
-            evbuffer_add(out, "\n", 1);
-            put_series_name(out, m, s, "_count", NULL);
-            evbuffer_add_printf(out, " %llu\n", (unsigned long long)s->count);
+            const char *suffix[] = {"_sum", "_count"};
+            for (int k = 0; k < 2; k++) {
+                evbuffer_add(out, m->name, namelen);
+                evbuffer_add(out, suffix[k], strlen(suffix[k]));
+                if (ll) {
+                    evbuffer_add(out, "{", 1);
+                    evbuffer_add(out, labels, ll);
+                    evbuffer_add(out, "}", 1);
+                }
+                evbuffer_add(out, " ", 1);
+                if (k == 0)
+                    put_number(out, s->sum);
+                else
+                    put_u64(out, s->count);
+                evbuffer_add(out, "\n", 1);
+            }
         }
     }
+    evbuffer_free(lbl);
     return 0;
 }

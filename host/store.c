@@ -1123,6 +1123,19 @@ void mq_store_close(mq_store *s)
 /* Append                                                                    */
 /* ======================================================================== */
 
+/* Add a new value (NULL: allocation failed, which json-c would store as a
+ * JSON null). Returns 0 or -1. */
+static int add_new(json_object *o, const char *name, json_object *v)
+{
+    if (!v)
+        return -1;
+    if (json_object_object_add(o, name, v) != 0) {
+        json_object_put(v);
+        return -1;
+    }
+    return 0;
+}
+
 /* Build the line to write into s->line (with its '\n') and the record's key
  * into s->key: the writer's object with "k", "ts" and "v" first when it
  * lacks them. Returns MQ_OK with *n and *kn, or a status. */
@@ -1178,12 +1191,9 @@ static int build_line(mq_store *s, const char *key, const char *json, size_t len
     rc = MQ_ENOMEM;
     if (!(out = json_object_new_object()))
         goto done;
-    if (!has_k && json_object_object_add(out, "k", json_object_new_string_len(s->key, (int)klen)))
-        goto done;
-    if (!has_ts &&
-        json_object_object_add(out, "ts", json_object_new_int64((int64_t)now_ms(CLOCK_REALTIME))))
-        goto done;
-    if (!has_v && json_object_object_add(out, "v", json_object_new_int(1)))
+    if ((!has_k && add_new(out, "k", json_object_new_string_len(s->key, (int)klen))) ||
+        (!has_ts && add_new(out, "ts", json_object_new_int64((int64_t)now_ms(CLOCK_REALTIME)))) ||
+        (!has_v && add_new(out, "v", json_object_new_int(1))))
         goto done;
     json_object_object_foreach(in, name, val)
     {
