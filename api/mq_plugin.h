@@ -25,6 +25,8 @@
  *        when `size` covers it.
  *   1.2  host table: store_append, store_get, store_scan, backups_json
  *        appended. Plugins built for 1.0/1.1 never look past their `size`.
+ *   1.3  host table: http_request (outbound HTTP on the event loop),
+ *        hmac_sha256_hex, secure_equal, random_hex appended.
  */
 #ifndef MQ_PLUGIN_H
 #define MQ_PLUGIN_H
@@ -37,7 +39,7 @@ extern "C" {
 #endif
 
 #define MQ_ABI_MAJOR 1
-#define MQ_ABI_MINOR 2
+#define MQ_ABI_MINOR 3
 
 /* The one symbol a plugin exports. */
 #define MQ_PLUGIN_SYMBOL "mq_plugin_descriptor"
@@ -91,6 +93,34 @@ typedef void (*mq_event_fn)(const char *event, const char *payload, size_t len, 
 /* A store visitor: `json` (one record) is borrowed for the call. Return
  * non-zero to stop the scan. */
 typedef int (*mq_scan_fn)(const char *key, const char *json, size_t len, void *ud);
+
+/* An outbound HTTP request (since 1.3). Every field is copied by
+ * http_request before it returns. */
+typedef struct mq_http_request {
+    const char *method;          /* "GET", "POST", ... */
+    const char *url;             /* http:// or https:// only */
+    const char *const *headers;  /* NULL-terminated "Name: value" lines, or NULL */
+    const void *body;            /* request body, or NULL */
+    size_t body_len;
+    uint32_t timeout_ms;         /* whole transfer; 0 = HTTP_TIMEOUT_MS (10000) */
+    uint32_t connect_timeout_ms; /* 0 = HTTP_CONNECT_TIMEOUT_MS (3000) */
+} mq_http_request;
+
+/* Its outcome, borrowed until the callback returns. */
+typedef struct mq_http_response {
+    int status;             /* HTTP status; 0 when no response arrived */
+    int error;              /* MQ_OK, MQ_ETIMEDOUT, MQ_EIO (connect, reset...),
+                             * MQ_ETOOBIG (body over 1 MiB) */
+    const char *error_text; /* a human cause when error != MQ_OK, else "" */
+    int sent;               /* the whole request went out: after an error the
+                             * server may still have acted on it */
+    const char *headers;    /* the response header block, "Name: value\r\n"... */
+    const char *body;       /* NUL-terminated */
+    size_t body_len;
+} mq_http_response;
+
+/* Called exactly once, on the loop, when the transfer ends. */
+typedef void (*mq_http_fn)(const mq_http_response *resp, void *ud);
 
 /* ------------------------------------------------------------------------ */
 /* The host function table, passed to init(). The plugin keeps the pointer in
@@ -232,6 +262,23 @@ typedef struct mq_api {
     /* The backups, newest first, as a JSON array of {name, created_unix,
      * bytes, check, check_message}; caller frees with free(). */
     char *(*backups_json)(mq_plugin *self);
+
+    /* -- outbound HTTP and crypto (since 1.3) ------------------------------ */
+
+    /* Start an HTTP request driven by the event loop (libcurl multi): it
+     * never blocks. fn(resp, ud) runs exactly once when it ends; until then
+     * the plugin's generation stays loaded. If the generation is forced out
+     * at its drain deadline the transfer is aborted and fn is not called.
+     * Returns MQ_OK or MQ_EINVAL / MQ_ENOMEM (fn is then never called). */
+    int (*http_request)(mq_plugin *self, const mq_http_request *rq, mq_http_fn fn, void *ud);
+    /* HMAC-SHA256 of data under key, as 64 lowercase hex digits and a NUL. */
+    int (*hmac_sha256_hex)(const void *key, size_t keylen, const void *data, size_t len,
+                           char out[65]);
+    /* 1 when the strings are equal, compared in constant time (their
+     * lengths do not shorten the comparison); 0 otherwise or for NULL. */
+    int (*secure_equal)(const char *a, const char *b);
+    /* nbytes from the OS CSPRNG as 2*nbytes hex digits and a NUL in out. */
+    int (*random_hex)(char *out, size_t nbytes);
 } mq_api;
 
 /* ------------------------------------------------------------------------ */

@@ -246,15 +246,21 @@ EOF
 # The machine may be shared (a build, someone else's tests): each run
 # reports how much CPU processes other than the server and wrk used meanwhile,
 # in % of one CPU. irq/softirq time is left out (mostly our own packets).
-cpu_ticks() { # cpu_ticks PID -> "all-CPU user+nice+system ticks, PID's utime+stime, all-CPU total"
-    local f st busy total
+cpu_ticks() { # cpu_ticks PID -> see the echo below
+    local f st busy total sirq=0 ns=0
     read -r -a f </proc/stat # the first line sums all CPUs
     busy=$((f[1] + f[2] + f[3]))
     total=$((f[1] + f[2] + f[3] + f[4] + f[5] + f[6] + f[7] + f[8]))
+    while read -r -a f; do # irq + softirq on the server CPU: the server's packets
+        [[ ${f[0]} == "cpu$SERVER_CPU" ]] && { sirq=$((f[6] + f[7])); break; }
+    done </proc/stat
+    read -r ns _ <"/proc/$1/schedstat" # ns the server ran (user + system)
     st=$(<"/proc/$1/stat")
     st=${st##*) } # fields after the command name, from field 3 on
     read -r -a f <<<"$st"
-    echo "$busy $((f[11] + f[12])) $total"
+    # all-CPU user+nice+system ticks, PID utime+stime ticks, all-CPU total
+    # ticks, server-CPU irq+softirq ticks, PID run time ns
+    echo "$busy $((f[11] + f[12])) $total $sirq $ns"
 }
 
 # run_wrk NAME PORT SECONDS PID: appends one MQBENCH line to $TMP/wrk-NAME.txt
@@ -271,8 +277,11 @@ run_wrk() {
             split(wrk, w, " [+] "); o = busy - srv - 100 * (w[1] + w[2])
             o = tot > 0 ? 100 * o / (tot / ncpu) : 0; printf "%.0f", o < 0 ? 0 : o }')
     LAST_OTHER=$other
+    # The server's CPU time (its own run time plus the irq/softirq time on
+    # its CPU), in ns: per request, a figure other load barely moves.
+    local cpu_ns=$(((b[4] - a[4]) + (b[3] - a[3]) * 10000000))
     if grep -q '^MQBENCH' "$TMP/wrk-last.txt"; then
-        echo "$(grep '^MQBENCH' "$TMP/wrk-last.txt") other_pct=$other" >>"$TMP/wrk-$name.txt"
+        echo "$(grep '^MQBENCH' "$TMP/wrk-last.txt") other_pct=$other cpu_ns=$cpu_ns" >>"$TMP/wrk-$name.txt"
     else
         note "wrk ($name) produced no report:"
         cat "$TMP/wrk-last.txt" >&2
@@ -280,13 +289,15 @@ run_wrk() {
 }
 
 # wrk_stat NAME FIELD AGG: FIELD over the runs; AGG is median, max or sum.
-# FIELD "rps" is requests / duration. Medians use only the undisturbed runs
+# FIELD "rps" is requests / duration, "cpureq" the server's CPU ns per request. Medians use only the undisturbed runs
 # (other_pct <= OTHER_MAX) when there are any; max and sum use all runs.
 wrk_stat() {
     [[ -s $TMP/wrk-$1.txt ]] || { echo "n/a"; return; }
     awk -v f="$2" -v agg="$3" -v omax="$OTHER_MAX" '{
         for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-        x = f == "rps" ? v["requests"] / (v["duration_us"] / 1e6) : v[f] + 0
+        if (f == "rps") x = v["requests"] / (v["duration_us"] / 1e6)
+        else if (f == "cpureq") x = v["requests"] > 0 ? v["cpu_ns"] / v["requests"] : 0
+        else x = v[f] + 0
         all[++n] = x; sum += x; if (n == 1 || x > max) max = x
         if (v["other_pct"] + 0 <= omax) clean[++c] = x
     } END {
@@ -608,8 +619,10 @@ echo "| host /api/health p50 / p99 | $(ms "$(wrk_stat host p50_us median)") / $(
 echo "| bare evhttp req/s | $B_RPS | | |"
 echo "| bare evhttp p50 / p99 | $(ms "$(wrk_stat bare p50_us median)") / $(ms "$(wrk_stat bare p99_us median)") | | |"
 echo "| host / bare throughput | ${HB}x | >= 0.95x | $(meets "$HB >= 0.95") |"
+echo "| server CPU per request, host / bare (capacity ratio bare/host) | $(wrk_stat host cpureq median) ns / $(wrk_stat bare cpureq median) ns ($(ratio "$(wrk_stat bare cpureq median)" "$(wrk_stat host cpureq median)")x) | >= 0.95x | $(meets "$(ratio "$(wrk_stat bare cpureq median)" "$(wrk_stat host cpureq median)") >= 0.95") |"
 echo "| host req/s, reload every 100 ms | $R_RPS | | |"
 echo "| host p50 / p99, reload every 100 ms | $(ms "$(wrk_stat reload p50_us median)") / $(ms "$(wrk_stat reload p99_us median)") | | |"
+echo "| server CPU per request, reloading / steady | $(wrk_stat reload cpureq median) ns / $(wrk_stat host cpureq median) ns | | |"
 echo "| reloading / steady throughput | $(awk -v r="$RS" 'BEGIN { if (r == "n/a") print r; else printf "%.1f%%", r * 100 }') | >= 95% | $(meets "$RS >= 0.95") |"
 echo "| errors under reload ($RELOADS_UNDER_LOAD reloads, $FAILS_UNDER_LOAD failed, $SIGNALS_UNDER_LOAD SIGHUPs) | $(errs reload) | 0 | $(meets "$(wrk_stat reload non2xx sum) + $(wrk_stat reload connect sum) + $(wrk_stat reload read sum) + $(wrk_stat reload write sum) + $(wrk_stat reload timeout sum) == 0") |"
 echo "| errors steady (host / bare) | $(errs host) / $(errs bare) | 0 | |"

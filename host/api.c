@@ -15,9 +15,14 @@
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
 #include <json-c/json.h>
+#include <openssl/crypto.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include "backup.h"
 #include "host.h"
+#include "http_client.h"
 #include "log.h"
 
 /* ---- basics ---------------------------------------------------------------- */
@@ -513,6 +518,58 @@ static char *api_backups_json(mq_plugin *self)
     return text;
 }
 
+/* ---- outbound HTTP and crypto ---------------------------------------------------------------- */
+
+static int api_http_request(mq_plugin *self, const mq_http_request *rq, mq_http_fn fn, void *ud)
+{
+    if (!self || self->gen->finalizing)
+        return MQ_EINVAL;
+    return mq_http_start(self->gen->host, self, rq, fn, ud);
+}
+
+static void to_hex(const unsigned char *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static int api_hmac_sha256_hex(const void *key, size_t keylen, const void *data, size_t len,
+                               char out[65])
+{
+    unsigned char mac[SHA256_DIGEST_LENGTH];
+    unsigned int maclen = 0;
+    if (!key || !out || (!data && len) ||
+        !HMAC(EVP_sha256(), key, (int)keylen, data ? data : (const void *)"", len, mac, &maclen))
+        return MQ_EINVAL;
+    to_hex(mac, maclen, out);
+    return MQ_OK;
+}
+
+int mq_secure_equal(const char *a, const char *b)
+{
+    if (!a || !b)
+        return 0;
+    /* Compare digests: the work does not depend on where the strings
+     * differ, nor (beyond hashing) on their lengths. */
+    unsigned char da[SHA256_DIGEST_LENGTH], db[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)a, strlen(a), da);
+    SHA256((const unsigned char *)b, strlen(b), db);
+    return CRYPTO_memcmp(da, db, sizeof da) == 0;
+}
+
+static int api_random_hex(char *out, size_t nbytes)
+{
+    unsigned char buf[256];
+    if (!out || nbytes == 0 || nbytes > sizeof buf || RAND_bytes(buf, (int)nbytes) != 1)
+        return MQ_EINVAL;
+    to_hex(buf, nbytes, out);
+    return MQ_OK;
+}
+
 /* ---- the table ------------------------------------------------------------------------------ */
 
 const mq_api mq_host_api = {
@@ -552,4 +609,8 @@ const mq_api mq_host_api = {
     .store_get = api_store_get,
     .store_scan = api_store_scan,
     .backups_json = api_backups_json,
+    .http_request = api_http_request,
+    .hmac_sha256_hex = api_hmac_sha256_hex,
+    .secure_equal = mq_secure_equal,
+    .random_hex = api_random_hex,
 };

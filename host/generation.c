@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "host.h"
+#include "http_client.h"
 #include "log.h"
 #include "manifest.h"
 #include "sha256.h"
@@ -231,6 +232,10 @@ mq_gen *mq_gen_build(mq_host *h, const char **reason, char *err, size_t errlen)
         mq_config_get_long(g->cfg, "MAX_BODY_BYTES", 1048576, 0, 1L << 30, &v, cerr,
                            sizeof cerr) != 0 ||
         mq_config_get_long(g->cfg, "SHUTDOWN_TIMEOUT_MS", 10000, 0, 3600000, &v, cerr,
+                           sizeof cerr) != 0 ||
+        mq_config_get_long(g->cfg, "HTTP_TIMEOUT_MS", 10000, 100, 600000, &v, cerr,
+                           sizeof cerr) != 0 ||
+        mq_config_get_long(g->cfg, "HTTP_CONNECT_TIMEOUT_MS", 3000, 100, 600000, &v, cerr,
                            sizeof cerr) != 0) {
         *reason = "env";
         snprintf(err, errlen, "%s", cerr);
@@ -372,6 +377,9 @@ void mq_gen_force_drain(mq_gen *g, const char *code)
     for (mq_timer *t = g->timers; t; t = t->next)
         if (t->ev)
             event_del(t->ev);
+    g->refs++; /* cancelling transfers drops their references */
+    mq_http_cancel_gen(g);
+    g->refs--;
     int forced = 0;
     g->refs++; /* keep the generation alive through the loop below */
     while (g->suspended) {
@@ -399,6 +407,10 @@ void mq_gen_activate(mq_host *h, mq_gen *g)
     h->drain_timeout_ms = v;
     mq_config_get_long(g->cfg, "SHUTDOWN_TIMEOUT_MS", 10000, 0, 3600000, &v, e, sizeof e);
     h->shutdown_timeout_ms = v;
+    mq_config_get_long(g->cfg, "HTTP_TIMEOUT_MS", 10000, 100, 600000, &v, e, sizeof e);
+    h->http_timeout_ms = v;
+    mq_config_get_long(g->cfg, "HTTP_CONNECT_TIMEOUT_MS", 3000, 100, 600000, &v, e, sizeof e);
+    h->http_connect_timeout_ms = v;
     mq_config_get_long(g->cfg, "MAX_BODY_BYTES", 1048576, 0, 1L << 30, &v, e, sizeof e);
     if (h->http)
         evhttp_set_max_body_size(h->http, (ev_ssize_t)v);
@@ -433,6 +445,9 @@ void mq_gen_destroy(mq_gen *g)
     g->finalizing = 1;
     if (g->suspended)
         mq_gen_force_drain(g, "shutting_down");
+    g->refs++; /* shutdown: transfers still running hold references */
+    mq_http_cancel_gen(g);
+    g->refs--;
     if (g->drain_timer)
         event_free(g->drain_timer);
     if (g->finalize_ev)

@@ -183,6 +183,12 @@ struct mq_host {
     int64_t backup_requested_ns;
     uint64_t backup_seq;
     struct event *backup_timer, *backup_done_ev, *sig_usr1;
+    /* outbound HTTP (http_client.c) */
+    void *curl_multi; /* CURLM * */
+    struct event *curl_timer;
+    struct mq_http_transfer *transfers;
+    long transfers_running;
+    long http_timeout_ms, http_connect_timeout_ms;
     mq_registry *metrics;
     mq_metric *m_requests, *m_duration, *m_5xx, *m_reloads, *m_reload_failures,
         *m_generation, *m_gens_loaded, *m_plugin_info, *m_build_info, *m_rss, *m_fds,
@@ -192,6 +198,8 @@ struct mq_host {
 
 /* The function table handed to every plugin (api.c). */
 extern const mq_api mq_host_api;
+/* Constant-time string equality (api.c): 1 when equal. */
+int mq_secure_equal(const char *a, const char *b);
 
 /* generation.c */
 /* Build a generation from the current .env and releases/current. On failure

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
+
 #include "build_info.h"
 #include "cli.h"
 #include "config.h"
@@ -84,7 +86,9 @@ int main(int argc, char **argv)
     }
     if (missing)
         fprintf(stderr, "mindquiz: \"%s\" not found, using defaults\n", env_path);
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread exists */
     int rc = fn(n, args, env_path, cfg);
+    curl_global_cleanup();
     mq_config_free(cfg);
     free(args);
     return rc;

@@ -30,6 +30,7 @@
 #include "build_info.h"
 #include "cli.h"
 #include "host.h"
+#include "http_client.h"
 #include "log.h"
 
 /* ---- small helpers ------------------------------------------------------------ */
@@ -221,16 +222,6 @@ static void handle_version(mq_host *h, mq_req *r)
     send_json_obj(r, 200, o);
 }
 
-/* Constant-time token check: compare digests, so neither the content nor
- * the length of the expected token leaks through timing. */
-static int token_ok(const char *given, const char *expected)
-{
-    unsigned char a[SHA256_DIGEST_LENGTH], b[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)given, strlen(given), a);
-    SHA256((const unsigned char *)expected, strlen(expected), b);
-    return CRYPTO_memcmp(a, b, sizeof a) == 0;
-}
-
 static void update_process_metrics(mq_host *h)
 {
     long pages = 0, rss = 0;
@@ -272,7 +263,7 @@ static void handle_metrics(mq_host *h, mq_req *r)
     }
     const char *auth =
         evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Authorization");
-    if (!auth || strncmp(auth, "Bearer ", 7) != 0 || !token_ok(auth + 7, token)) {
+    if (!auth || strncmp(auth, "Bearer ", 7) != 0 || !mq_secure_equal(auth + 7, token)) {
         evhttp_add_header(evhttp_request_get_output_headers(r->ev), "WWW-Authenticate",
                           "Bearer realm=\"metrics\"");
         send_error(r, 401, "unauthorized", "a valid bearer token is required");
@@ -708,6 +699,7 @@ static int open_store(mq_host *h, const mq_config *cfg)
 static void host_cleanup(mq_host *h)
 {
     mq_backup_jobs_cleanup(h);
+    mq_http_cleanup(h); /* before the generations: transfers hold references */
     mq_req_drop_waiting(h);
     if (h->http)
         evhttp_free(h->http); /* closes every connection */
@@ -786,7 +778,7 @@ int mq_cmd_serve(int argc, char **argv, const char *env_path, mq_config *cfg)
         event_config_free(ecfg);
     }
     if (!h->base || !(h->metrics = mq_registry_new()) || register_host_metrics(h) != 0 ||
-        !(h->access_buf = evbuffer_new()))
+        !(h->access_buf = evbuffer_new()) || mq_http_init(h) != 0)
         goto out;
     if (open_access_log(h, cfg) != 0)
         goto out;

@@ -422,8 +422,12 @@ class Host:
         env["TMPDIR"] = self.tmpdir
         return env
 
-    def start(self, timeout=20, cwd=None):
-        """Start `mindquiz serve` and wait until GET /api/health is 200."""
+    def start(self, timeout=20, cwd=None, fsize_limit=None, wait_healthy=True):
+        """Start `mindquiz serve` and wait until GET /api/health is 200.
+        fsize_limit: start it with RLIMIT_FSIZE at that many bytes, so any
+        of its writes past that size in any file fails with EFBIG (a full
+        disk, as the process sees it). wait_healthy=False returns right
+        after the process is spawned (no port-retry then)."""
         assert self.proc is None or self.proc.poll() is not None, "host already running"
         for attempt in range(3):
             self._starts += 1
@@ -434,7 +438,10 @@ class Host:
             with open(self.stderr_path, "wb") as err, open(os.devnull, "wb") as out:
                 self.proc = subprocess.Popen(
                     [MINDQUIZ, "serve", "--env", self.env_path],
-                    stdout=out, stderr=err, cwd=cwd or self.dir, env=self._child_env())
+                    stdout=out, stderr=err, cwd=cwd or self.dir, env=self._child_env(),
+                    preexec_fn=_fsize_limiter(fsize_limit) if fsize_limit else None)
+            if not wait_healthy:
+                return self
             try:
                 self.wait(self._healthy, timeout, "GET /api/health == 200 after start")
                 return self
@@ -559,6 +566,21 @@ class Host:
             self.proc.kill()
             self.proc.wait()
 
+    def crash(self):
+        """SIGKILL the host (a crash or an OOM kill, as a test means it) and
+        reap it; teardown then does not report the exit. Returns the exit
+        code (-9)."""
+        self._checked = True
+        self.proc.kill()
+        return self.proc.wait()
+
+    def expect_exit(self, timeout):
+        """Wait for a host the test expects to die by itself; teardown then
+        does not report it. Returns the exit code."""
+        rc = self.wait_exit(timeout)
+        self._checked = True
+        return rc
+
     def remove(self):
         shutil.rmtree(self.dir, onerror=_force_remove)
 
@@ -636,6 +658,11 @@ class Host:
     def get(self, path, headers=None, timeout=10):
         return self.request("GET", path, headers=headers, timeout=timeout)
 
+    def post(self, path, body=b"", headers=None, timeout=10):
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        return self.request("POST", path, body=body, headers=headers, timeout=timeout)
+
     def get_json(self, path, status=200, headers=None):
         r = self.get(path, headers=headers)
         if r.status != status:
@@ -693,6 +720,14 @@ class Host:
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1])
         raise AssertionError("no VmRSS in /proc/<pid>/status")
+
+    def peak_rss_kb(self):
+        """VmHWM: the highest resident set size the process has had."""
+        with open(f"/proc/{self.pid}/status", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+        raise AssertionError("no VmHWM in /proc/<pid>/status")
 
     def maps(self):
         with open(f"/proc/{self.pid}/maps", encoding="utf-8") as f:
@@ -757,6 +792,14 @@ def _tail(path, n):
             return "".join(f.readlines()[-n:])
     except OSError:
         return ""
+
+
+def _fsize_limiter(limit):
+    """A preexec_fn that sets RLIMIT_FSIZE in the child before exec."""
+    def apply():
+        import resource
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
 
 
 def _assert_no_sanitizer_report(text, where):
