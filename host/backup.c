@@ -12,6 +12,7 @@
  * reading deleted under it. Deletion renames a backup to a ".tmp-" name
  * first, so a half-deleted backup never looks complete either.
  */
+#include "util.h"
 #include "backup.h"
 
 #include "build_info.h"
@@ -54,17 +55,6 @@
 /* Leftover temp dirs (a crash mid-backup) are removed after this long. */
 #define STALE_TMP_SECONDS (24 * 3600)
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ==== small helpers ========================================================== */
 
@@ -104,38 +94,6 @@ static void rm_rf(const char *path)
     nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* mkdir -p; directories it creates get 0700 whatever the umask. */
-static int mkdir_p_private(const char *path)
-{
-    char buf[PATH_MAX];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char saved = *p;
-            *p = '\0';
-            if (mkdir(buf, 0700) == 0) {
-                if (chmod(buf, 0700) != 0)
-                    return -1;
-            } else if (errno != EEXIST) {
-                return -1;
-            }
-            *p = saved;
-            if (saved == '\0')
-                break;
-        }
-    }
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return -1;
-    if (!S_ISDIR(st.st_mode)) {
-        errno = ENOTDIR;
-        return -1;
-    }
-    return 0;
-}
 
 /* Replace dirfd/name with text atomically (temp file, fsync, rename, fsync
  * the directory); mode 0600. */
@@ -160,7 +118,7 @@ static int write_file_atomic(int dirfd, const char *dir, const char *name, const
     if (renameat(dirfd, tmp, dirfd, name) != 0)
         goto fail;
     if (fsync(dirfd) != 0) {
-        set_err(err, errlen, "fsync \"%s\" failed: %s", dir, strerror(errno));
+        mq_set_err(err, errlen, "fsync \"%s\" failed: %s", dir, strerror(errno));
         return -1;
     }
     return 0;
@@ -169,7 +127,7 @@ fail:;
     if (fd >= 0)
         close(fd);
     unlinkat(dirfd, tmp, 0);
-    set_err(err, errlen, "%s \"%s/%s\" failed: %s", op, dir, name, strerror(saved));
+    mq_set_err(err, errlen, "%s \"%s/%s\" failed: %s", op, dir, name, strerror(saved));
     return -1;
 }
 
@@ -464,11 +422,11 @@ static int m_str(json_object *o, const char *key, const char *where, char **out,
 {
     json_object *v;
     if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string)) {
-        set_err(err, errlen, "%smissing string \"%s\"", where, key);
+        mq_set_err(err, errlen, "%smissing string \"%s\"", where, key);
         return -1;
     }
     if (!(*out = strdup(json_object_get_string(v)))) {
-        set_err(err, errlen, "out of memory");
+        mq_set_err(err, errlen, "out of memory");
         return -1;
     }
     return 0;
@@ -479,13 +437,13 @@ static int m_int(json_object *o, const char *key, const char *where, int64_t *ou
 {
     json_object *v;
     if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int)) {
-        set_err(err, errlen, "%smissing integer \"%s\"", where, key);
+        mq_set_err(err, errlen, "%smissing integer \"%s\"", where, key);
         return -1;
     }
     errno = 0;
     *out = json_object_get_int64(v);
     if (*out < 0 || errno == ERANGE) {
-        set_err(err, errlen, "%s\"%s\" is out of range", where, key);
+        mq_set_err(err, errlen, "%s\"%s\" is out of range", where, key);
         return -1;
     }
     return 0;
@@ -498,7 +456,7 @@ static int m_amounts(json_object *root, const char *key, mq_backup_amount **out,
 {
     json_object *o;
     if (!json_object_object_get_ex(root, key, &o) || !json_object_is_type(o, json_type_object)) {
-        set_err(err, errlen, "missing object \"%s\"", key);
+        mq_set_err(err, errlen, "missing object \"%s\"", key);
         return -1;
     }
     amounts a;
@@ -506,12 +464,12 @@ static int m_amounts(json_object *root, const char *key, mq_backup_amount **out,
     json_object_object_foreach(o, k, v)
     {
         if (!json_object_is_type(v, json_type_int)) {
-            set_err(err, errlen, "\"%s\".\"%s\" is not an integer", key, k);
+            mq_set_err(err, errlen, "\"%s\".\"%s\" is not an integer", key, k);
             amounts_free(&a);
             return -1;
         }
         if (amounts_add(&a, k, json_object_get_int64(v)) != 0) {
-            set_err(err, errlen, "out of memory");
+            mq_set_err(err, errlen, "out of memory");
             amounts_free(&a);
             return -1;
         }
@@ -538,13 +496,13 @@ static int parse_manifest(json_object *root, mq_backup_manifest *m, char *err, s
 {
     int64_t x;
     if (!json_object_is_type(root, json_type_object)) {
-        set_err(err, errlen, "not a JSON object");
+        mq_set_err(err, errlen, "not a JSON object");
         return -1;
     }
     if (m_int(root, "format", "", &x, err, errlen) != 0)
         return -1;
     if (x != BACKUP_FORMAT) {
-        set_err(err, errlen, "format %" PRId64 " is not %d (written by a newer mindquiz?)", x,
+        mq_set_err(err, errlen, "format %" PRId64 " is not %d (written by a newer mindquiz?)", x,
                 BACKUP_FORMAT);
         return -1;
     }
@@ -558,12 +516,12 @@ static int parse_manifest(json_object *root, mq_backup_manifest *m, char *err, s
     json_object *files;
     if (!json_object_object_get_ex(root, "files", &files) ||
         !json_object_is_type(files, json_type_array)) {
-        set_err(err, errlen, "missing array \"files\"");
+        mq_set_err(err, errlen, "missing array \"files\"");
         return -1;
     }
     size_t n = json_object_array_length(files);
     if (n && !(m->files = calloc(n, sizeof *m->files))) {
-        set_err(err, errlen, "out of memory");
+        mq_set_err(err, errlen, "out of memory");
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
@@ -573,7 +531,7 @@ static int parse_manifest(json_object *root, mq_backup_manifest *m, char *err, s
         char where[48];
         snprintf(where, sizeof where, "files[%zu]: ", i);
         if (!json_object_is_type(f, json_type_object)) {
-            set_err(err, errlen, "%snot an object", where);
+            mq_set_err(err, errlen, "%snot an object", where);
             return -1;
         }
         char *sha = NULL;
@@ -597,16 +555,16 @@ static int parse_manifest(json_object *root, mq_backup_manifest *m, char *err, s
         char want[64];
         snprintf(want, sizeof want, "%s.ndjson", bf->collection);
         if (!mq_store_name_valid(bf->collection) || strcmp(bf->file, want) != 0) {
-            set_err(err, errlen, "%s\"%s\" is not a collection file name", where, bf->file);
+            mq_set_err(err, errlen, "%s\"%s\" is not a collection file name", where, bf->file);
             return -1;
         }
         if (!sha_ok) {
-            set_err(err, errlen, "%s\"sha256\" of \"%s\" is not 64 hex digits", where, bf->file);
+            mq_set_err(err, errlen, "%s\"sha256\" of \"%s\" is not 64 hex digits", where, bf->file);
             return -1;
         }
         for (size_t j = 0; j < i; j++)
             if (strcmp(m->files[j].file, bf->file) == 0) {
-                set_err(err, errlen, "\"%s\" is listed twice", bf->file);
+                mq_set_err(err, errlen, "\"%s\" is listed twice", bf->file);
                 return -1;
             }
     }
@@ -621,7 +579,7 @@ static mq_backup_manifest *manifest_read_at(int dirfd, const char *dir, char *er
     size_t len = 0;
     char *text = read_small_file(dirfd, MANIFEST_NAME, MANIFEST_MAX_BYTES, &len);
     if (!text) {
-        set_err(err, errlen, "read \"%s/%s\" failed: %s", dir, MANIFEST_NAME, strerror(errno));
+        mq_set_err(err, errlen, "read \"%s/%s\" failed: %s", dir, MANIFEST_NAME, strerror(errno));
         return NULL;
     }
     json_tokener *tok = json_tokener_new();
@@ -639,15 +597,15 @@ static mq_backup_manifest *manifest_read_at(int dirfd, const char *dir, char *er
     free(text);
     if (!root || !whole) {
         json_object_put(root);
-        set_err(err, errlen, "%s/%s: not valid JSON (truncated or damaged)", dir, MANIFEST_NAME);
+        mq_set_err(err, errlen, "%s/%s: not valid JSON (truncated or damaged)", dir, MANIFEST_NAME);
         return NULL;
     }
     mq_backup_manifest *m = calloc(1, sizeof *m);
     char why[512];
     if (!m) {
-        set_err(err, errlen, "out of memory");
+        mq_set_err(err, errlen, "out of memory");
     } else if (parse_manifest(root, m, why, sizeof why) != 0) {
-        set_err(err, errlen, "%s/%s: %s", dir, MANIFEST_NAME, why);
+        mq_set_err(err, errlen, "%s/%s: %s", dir, MANIFEST_NAME, why);
         mq_backup_manifest_free(m);
         m = NULL;
     }
@@ -659,7 +617,7 @@ mq_backup_manifest *mq_backup_manifest_read(const char *backup_dir, char *err, s
 {
     int dfd = open(backup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) {
-        set_err(err, errlen, "open \"%s\" failed: %s", backup_dir, strerror(errno));
+        mq_set_err(err, errlen, "open \"%s\" failed: %s", backup_dir, strerror(errno));
         return NULL;
     }
     mq_backup_manifest *m = manifest_read_at(dfd, backup_dir, err, errlen);
@@ -672,20 +630,20 @@ static int add_amounts_json(json_object *root, const char *key, json_object *src
 {
     json_object *v, *copy = NULL;
     if (!json_object_object_get_ex(src, key, &v) || !json_object_is_type(v, json_type_object)) {
-        set_err(err, errlen, "the revenue summary has no object \"%s\"", key);
+        mq_set_err(err, errlen, "the revenue summary has no object \"%s\"", key);
         return -1;
     }
     json_object_object_foreach(v, k, x)
     {
         if (!json_object_is_type(x, json_type_int)) {
-            set_err(err, errlen, "the revenue summary's \"%s\".\"%s\" is not an integer", key, k);
+            mq_set_err(err, errlen, "the revenue summary's \"%s\".\"%s\" is not an integer", key, k);
             return -1;
         }
     }
     if (json_object_deep_copy(v, &copy, NULL) != 0 ||
         json_object_object_add(root, key, copy) != 0) {
         json_object_put(copy);
-        set_err(err, errlen, "out of memory");
+        mq_set_err(err, errlen, "out of memory");
         return -1;
     }
     return 0;
@@ -726,7 +684,7 @@ static char *manifest_text(const char *name, time_t created, const mq_backup_fil
         arr = NULL;
     }
     if (bad) {
-        set_err(err, errlen, "out of memory");
+        mq_set_err(err, errlen, "out of memory");
     } else if (add_amounts_json(root, "revenue_krw", summary, err, errlen) == 0 &&
                add_amounts_json(root, "orders_by_status", summary, err, errlen) == 0) {
         const char *s =
@@ -738,7 +696,7 @@ static char *manifest_text(const char *name, time_t created, const mq_backup_fil
             out[n] = '\n';
             out[n + 1] = '\0';
         } else {
-            set_err(err, errlen, "out of memory");
+            mq_set_err(err, errlen, "out of memory");
         }
     }
     json_object_put(arr);
@@ -790,7 +748,7 @@ static int compare_amounts(const char *what, const char *unit, const mq_backup_a
             int64_t w = amounts_get(want, nwant, v[i].name);
             int64_t g = amounts_get(got, ngot, v[i].name);
             if (w != g) {
-                set_err(err, errlen, "%s \"%s\": %" PRId64 "%s %s, %s %" PRId64 "%s", what,
+                mq_set_err(err, errlen, "%s \"%s\": %" PRId64 "%s %s, %s %" PRId64 "%s", what,
                         v[i].name, g, unit, got_label, want_label, w, unit);
                 return -1;
             }
@@ -857,11 +815,11 @@ static int load_copy(const char *dir, const line_len *ll, mq_backup_file *files,
     memset(mo, 0, sizeof *mo);
     mq_store *s = mq_store_open(dir, &opts, why, sizeof why);
     if (!s) {
-        set_err(err, errlen, "the store loader refused the copy: %s", why);
+        mq_set_err(err, errlen, "the store loader refused the copy: %s", why);
         return -1;
     }
     if (mq_store_stats(s, &st, &nst) != MQ_OK) {
-        set_err(err, errlen, "statistics of the copy failed: out of memory");
+        mq_set_err(err, errlen, "statistics of the copy failed: out of memory");
         goto out;
     }
     for (size_t i = 0; i < nfiles; i++) {
@@ -871,11 +829,11 @@ static int load_copy(const char *dir, const line_len *ll, mq_backup_file *files,
             if (strcmp(st[j].name, f->collection) == 0)
                 cs = &st[j];
         if (!cs) {
-            set_err(err, errlen, "\"%s\": the loader did not find it", f->file);
+            mq_set_err(err, errlen, "\"%s\": the loader did not find it", f->file);
             goto out;
         }
         if (cs->bytes != f->bytes) {
-            set_err(err, errlen,
+            mq_set_err(err, errlen,
                     "\"%s\": %" PRIu64 " bytes after loading, %" PRIu64
                     " before (the loader cut a damaged end away)",
                     f->file, cs->bytes, f->bytes);
@@ -885,11 +843,11 @@ static int load_copy(const char *dir, const line_len *ll, mq_backup_file *files,
         f->keys = cs->keys;
     }
     if (!(rev = mq_backup_revenue_json(s)) || !(revj = json_tokener_parse(rev))) {
-        set_err(err, errlen, "revenue of the copy failed: unreadable orders or out of memory");
+        mq_set_err(err, errlen, "revenue of the copy failed: unreadable orders or out of memory");
         goto out;
     }
     if (money_parse(revj, mo, why, sizeof why) != 0) {
-        set_err(err, errlen, "revenue of the copy failed: %s", why);
+        mq_set_err(err, errlen, "revenue of the copy failed: %s", why);
         goto out;
     }
     rc = 0;
@@ -916,16 +874,16 @@ static int copy_prefix(const mq_store_snap_file *sf, int dirfd, mq_backup_file *
 
     in = open(sf->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (in < 0) {
-        set_err(err, errlen, "open \"%s\" failed: %s", sf->path, strerror(errno));
+        mq_set_err(err, errlen, "open \"%s\" failed: %s", sf->path, strerror(errno));
         goto out;
     }
     out = openat(dirfd, f->file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (out < 0 || fchmod(out, 0600) != 0) {
-        set_err(err, errlen, "create \"%s\" failed: %s", f->file, strerror(errno));
+        mq_set_err(err, errlen, "create \"%s\" failed: %s", f->file, strerror(errno));
         goto out;
     }
     if (mq_sha256_init(&h) != 0) {
-        set_err(err, errlen, "sha256 \"%s\" failed: OpenSSL error", sf->path);
+        mq_set_err(err, errlen, "sha256 \"%s\" failed: OpenSSL error", sf->path);
         goto out;
     }
     while (off < sf->bytes) {
@@ -934,22 +892,22 @@ static int copy_prefix(const mq_store_snap_file *sf, int dirfd, mq_backup_file *
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            set_err(err, errlen, "read \"%s\" failed: %s", sf->path, strerror(errno));
+            mq_set_err(err, errlen, "read \"%s\" failed: %s", sf->path, strerror(errno));
             goto out;
         }
         if (r == 0) {
-            set_err(err, errlen,
+            mq_set_err(err, errlen,
                     "copy \"%s\" failed: the file ends at %" PRIu64
                     " bytes, before the snapshot's %" PRIu64,
                     sf->path, off, sf->bytes);
             goto out;
         }
         if (mq_sha256_update(&h, buf, (size_t)r) != 0) {
-            set_err(err, errlen, "sha256 \"%s\" failed: OpenSSL error", sf->path);
+            mq_set_err(err, errlen, "sha256 \"%s\" failed: OpenSSL error", sf->path);
             goto out;
         }
         if (write_all(out, buf, (size_t)r) != 0) {
-            set_err(err, errlen, "write \"%s\" failed: %s", f->file, strerror(errno));
+            mq_set_err(err, errlen, "write \"%s\" failed: %s", f->file, strerror(errno));
             goto out;
         }
         line_len_feed(ll, buf, (size_t)r);
@@ -959,23 +917,23 @@ static int copy_prefix(const mq_store_snap_file *sf, int dirfd, mq_backup_file *
     if (last != '\n') {
         /* The loader would cut the last line away: this copy would not
          * restore what the snapshot promised. */
-        set_err(err, errlen,
+        mq_set_err(err, errlen,
                 "copy \"%s\" failed: the snapshot's %" PRIu64 " bytes end inside a line", sf->path,
                 sf->bytes);
         goto out;
     }
     if (fsync(out) != 0) {
-        set_err(err, errlen, "fsync \"%s\" failed: %s", f->file, strerror(errno));
+        mq_set_err(err, errlen, "fsync \"%s\" failed: %s", f->file, strerror(errno));
         goto out;
     }
     int c = close(out);
     out = -1;
     if (c != 0) {
-        set_err(err, errlen, "close \"%s\" failed: %s", f->file, strerror(errno));
+        mq_set_err(err, errlen, "close \"%s\" failed: %s", f->file, strerror(errno));
         goto out;
     }
     if (mq_sha256_final(&h, f->sha256) != 0) {
-        set_err(err, errlen, "sha256 \"%s\" failed: OpenSSL error", f->file);
+        mq_set_err(err, errlen, "sha256 \"%s\" failed: OpenSSL error", f->file);
         goto out;
     }
     f->bytes = off;
@@ -1148,29 +1106,29 @@ int mq_backup_create(const char *root, const mq_store_snap_file *snap, size_t ns
     memset(&cut_money, 0, sizeof cut_money);
 
     if (!root || !*root || keep < 1 || !name || namelen < 32 || (nsnap && !snap)) {
-        set_err(err, errlen, "backup failed: invalid argument");
+        mq_set_err(err, errlen, "backup failed: invalid argument");
         return -1;
     }
     name[0] = '\0';
     if (!summary_json || !(summary = json_tokener_parse(summary_json)) ||
         !json_object_is_type(summary, json_type_object)) {
-        set_err(err, errlen, "backup failed: no valid revenue summary");
+        mq_set_err(err, errlen, "backup failed: no valid revenue summary");
         goto out;
     }
-    if (mkdir_p_private(root) != 0) {
-        set_err(err, errlen, "create \"%s\" failed: %s", root, strerror(errno));
+    if (mq_mkdir_p(root, 0700) != 0) {
+        mq_set_err(err, errlen, "create \"%s\" failed: %s", root, strerror(errno));
         goto out;
     }
     if ((rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-        set_err(err, errlen, "open \"%s\" failed: %s", root, strerror(errno));
+        mq_set_err(err, errlen, "open \"%s\" failed: %s", root, strerror(errno));
         goto out;
     }
     if (nsnap && !(files = calloc(nsnap, sizeof *files))) {
-        set_err(err, errlen, "backup failed: out of memory");
+        mq_set_err(err, errlen, "backup failed: out of memory");
         goto out;
     }
     if (!(buf = malloc(COPY_CHUNK))) {
-        set_err(err, errlen, "backup failed: out of memory");
+        mq_set_err(err, errlen, "backup failed: out of memory");
         goto out;
     }
 
@@ -1183,36 +1141,36 @@ int mq_backup_create(const char *root, const mq_store_snap_file *snap, size_t ns
     if (snprintf(tmpdir, sizeof tmpdir, "%s/%s%s-XXXXXX", root, TMP_PREFIX, base) >=
         (int)sizeof tmpdir) {
         tmpdir[0] = '\0';
-        set_err(err, errlen, "backup failed: \"%s\" is too long a path", root);
+        mq_set_err(err, errlen, "backup failed: \"%s\" is too long a path", root);
         goto out;
     }
     if (!mkdtemp(tmpdir)) {
-        set_err(err, errlen, "create \"%s\" failed: %s", tmpdir, strerror(errno));
+        mq_set_err(err, errlen, "create \"%s\" failed: %s", tmpdir, strerror(errno));
         tmpdir[0] = '\0';
         goto out;
     }
     if ((tmpfd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
         fchmod(tmpfd, 0700) != 0) {
-        set_err(err, errlen, "open \"%s\" failed: %s", tmpdir, strerror(errno));
+        mq_set_err(err, errlen, "open \"%s\" failed: %s", tmpdir, strerror(errno));
         goto out;
     }
 
     for (size_t i = 0; i < nsnap; i++) {
         const mq_store_snap_file *sf = &snap[i];
         if (!sf->collection || !mq_store_name_valid(sf->collection) || !sf->path) {
-            set_err(err, errlen, "backup failed: snapshot entry %zu is not a valid collection", i);
+            mq_set_err(err, errlen, "backup failed: snapshot entry %zu is not a valid collection", i);
             goto out;
         }
         for (size_t j = 0; j < i; j++)
             if (strcmp(snap[j].collection, sf->collection) == 0) {
-                set_err(err, errlen, "backup failed: collection \"%s\" is in the snapshot twice",
+                mq_set_err(err, errlen, "backup failed: collection \"%s\" is in the snapshot twice",
                         sf->collection);
                 goto out;
             }
         mq_backup_file *f = &files[i];
         size_t fn = strlen(sf->collection) + sizeof ".ndjson";
         if (!(f->collection = strdup(sf->collection)) || !(f->file = malloc(fn))) {
-            set_err(err, errlen, "backup failed: out of memory");
+            mq_set_err(err, errlen, "backup failed: out of memory");
             goto out;
         }
         snprintf(f->file, fn, "%s.ndjson", sf->collection);
@@ -1221,7 +1179,7 @@ int mq_backup_create(const char *root, const mq_store_snap_file *snap, size_t ns
             goto out;
     }
     if (fsync(tmpfd) != 0) {
-        set_err(err, errlen, "fsync \"%s\" failed: %s", tmpdir, strerror(errno));
+        mq_set_err(err, errlen, "fsync \"%s\" failed: %s", tmpdir, strerror(errno));
         goto out;
     }
 
@@ -1230,16 +1188,16 @@ int mq_backup_create(const char *root, const mq_store_snap_file *snap, size_t ns
      * instant (the summary). */
     char why[1024];
     if (load_copy(tmpdir, &ll, files, nsnap, &copy_money, why, sizeof why) != 0) {
-        set_err(err, errlen, "backup failed: %s", why);
+        mq_set_err(err, errlen, "backup failed: %s", why);
         goto out;
     }
     if (money_parse(summary, &cut_money, why, sizeof why) != 0) {
-        set_err(err, errlen, "backup failed: the revenue summary is unusable: %s", why);
+        mq_set_err(err, errlen, "backup failed: the revenue summary is unusable: %s", why);
         goto out;
     }
     if (money_compare(&cut_money, "the store had", &copy_money, "in the copy", why, sizeof why) !=
         0) {
-        set_err(err, errlen,
+        mq_set_err(err, errlen,
                 "backup failed: the copy does not hold the store's state at the cut: %s", why);
         goto out;
     }
@@ -1249,7 +1207,7 @@ int mq_backup_create(const char *root, const mq_store_snap_file *snap, size_t ns
      * concurrent backup that took the same name push us to the next. */
     for (int k = 1;; k++) {
         if (free_name(rootfd, base, &k, cand, sizeof cand) != 0) {
-            set_err(err, errlen, "backup failed: no free name for \"%s\" in \"%s\"", base, root);
+            mq_set_err(err, errlen, "backup failed: no free name for \"%s\" in \"%s\"", base, root);
             goto out;
         }
         free(text);
@@ -1269,14 +1227,14 @@ int mq_backup_create(const char *root, const mq_store_snap_file *snap, size_t ns
         if (r == 0)
             break;
         if (errno != EEXIST && errno != ENOTEMPTY) {
-            set_err(err, errlen, "rename \"%s\" to \"%s/%s\" failed: %s", tmpdir, root, cand,
+            mq_set_err(err, errlen, "rename \"%s\" to \"%s/%s\" failed: %s", tmpdir, root, cand,
                     strerror(errno));
             goto out;
         }
     }
     tmpdir[0] = '\0'; /* published: no longer ours to remove */
     if (fsync(rootfd) != 0) {
-        set_err(err, errlen, "fsync \"%s\" failed: %s", root, strerror(errno));
+        mq_set_err(err, errlen, "fsync \"%s\" failed: %s", root, strerror(errno));
         goto out;
     }
     snprintf(name, namelen, "%s", cand);
@@ -1313,11 +1271,11 @@ static int copy_all(int in, int dirfd, const char *name, char *buf, line_len *ll
     int out = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     *bytes = 0;
     if (out < 0) {
-        set_err(err, errlen, "restore \"%s\" failed: %s", name, strerror(errno));
+        mq_set_err(err, errlen, "restore \"%s\" failed: %s", name, strerror(errno));
         return -1;
     }
     if (mq_sha256_init(&h) != 0) {
-        set_err(err, errlen, "sha256 \"%s\" failed: OpenSSL error", name);
+        mq_set_err(err, errlen, "sha256 \"%s\" failed: OpenSSL error", name);
         goto out;
     }
     for (;;) {
@@ -1325,24 +1283,24 @@ static int copy_all(int in, int dirfd, const char *name, char *buf, line_len *ll
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            set_err(err, errlen, "read \"%s\" failed: %s", name, strerror(errno));
+            mq_set_err(err, errlen, "read \"%s\" failed: %s", name, strerror(errno));
             goto out;
         }
         if (r == 0)
             break;
         if (mq_sha256_update(&h, buf, (size_t)r) != 0) {
-            set_err(err, errlen, "sha256 \"%s\" failed: OpenSSL error", name);
+            mq_set_err(err, errlen, "sha256 \"%s\" failed: OpenSSL error", name);
             goto out;
         }
         if (write_all(out, buf, (size_t)r) != 0) {
-            set_err(err, errlen, "restore \"%s\" failed: %s", name, strerror(errno));
+            mq_set_err(err, errlen, "restore \"%s\" failed: %s", name, strerror(errno));
             goto out;
         }
         line_len_feed(ll, buf, (size_t)r);
         *bytes += (uint64_t)r;
     }
     if (mq_sha256_final(&h, hex) != 0) {
-        set_err(err, errlen, "sha256 \"%s\" failed: OpenSSL error", name);
+        mq_set_err(err, errlen, "sha256 \"%s\" failed: OpenSSL error", name);
         goto out;
     }
     rc = 0;
@@ -1383,7 +1341,7 @@ static int make_restore_dir(const char *backup_dir, const char *base, char *out,
         if (!saved)
             saved = errno;
     }
-    set_err(err, errlen, "create a restore dir beside \"%s\" failed: %s", backup_dir,
+    mq_set_err(err, errlen, "create a restore dir beside \"%s\" failed: %s", backup_dir,
             strerror(saved ? saved : ENAMETOOLONG));
     out[0] = '\0';
     return -1;
@@ -1406,7 +1364,7 @@ static int find_unlisted(int dirfd, const mq_backup_manifest *m, char *err, size
         for (size_t i = 0; i < m->nfiles && !listed; i++)
             listed = strcmp(m->files[i].file, de->d_name) == 0;
         if (!listed) {
-            set_err(err, errlen, "\"%s\" is in the backup but not in its %s", de->d_name,
+            mq_set_err(err, errlen, "\"%s\" is in the backup but not in its %s", de->d_name,
                     MANIFEST_NAME);
             rc = -1;
         }
@@ -1430,7 +1388,7 @@ static int check_backup(const char *backup_dir, int bfd, const mq_backup_manifes
     if (find_unlisted(bfd, m, err, errlen) != 0)
         goto out;
     if (!(buf = malloc(COPY_CHUNK))) {
-        set_err(err, errlen, "out of memory");
+        mq_set_err(err, errlen, "out of memory");
         goto out;
     }
     /* The manifest's name is only data: it goes into a path only when it is
@@ -1439,7 +1397,7 @@ static int check_backup(const char *backup_dir, int bfd, const mq_backup_manifes
     if (make_restore_dir(backup_dir, label, tmp, sizeof tmp, err, errlen) != 0)
         goto out;
     if ((tmpfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-        set_err(err, errlen, "open \"%s\" failed: %s", tmp, strerror(errno));
+        mq_set_err(err, errlen, "open \"%s\" failed: %s", tmp, strerror(errno));
         goto out;
     }
 
@@ -1449,12 +1407,12 @@ static int check_backup(const char *backup_dir, int bfd, const mq_backup_manifes
         int in = openat(bfd, f->file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         struct stat sb;
         if (in < 0) {
-            set_err(err, errlen, "\"%s\" is missing from the backup (open failed: %s)", f->file,
+            mq_set_err(err, errlen, "\"%s\" is missing from the backup (open failed: %s)", f->file,
                     strerror(errno));
             goto out;
         }
         if (fstat(in, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-            set_err(err, errlen, "\"%s\" in the backup is not a regular file", f->file);
+            mq_set_err(err, errlen, "\"%s\" in the backup is not a regular file", f->file);
             close(in);
             goto out;
         }
@@ -1466,19 +1424,19 @@ static int check_backup(const char *backup_dir, int bfd, const mq_backup_manifes
         if (c != 0)
             goto out;
         if (bytes != f->bytes) {
-            set_err(err, errlen, "\"%s\": %" PRIu64 " bytes in the backup, manifest says %" PRIu64,
+            mq_set_err(err, errlen, "\"%s\": %" PRIu64 " bytes in the backup, manifest says %" PRIu64,
                     f->file, bytes, f->bytes);
             goto out;
         }
         if (strcmp(hex, f->sha256) != 0) {
-            set_err(err, errlen, "\"%s\": sha256 %s does not match the manifest's %s", f->file, hex,
+            mq_set_err(err, errlen, "\"%s\": sha256 %s does not match the manifest's %s", f->file, hex,
                     f->sha256);
             goto out;
         }
     }
     /* ---- replay every record through the real loader, compare */
     if (!(loaded = calloc(m->nfiles ? m->nfiles : 1, sizeof *loaded))) {
-        set_err(err, errlen, "out of memory");
+        mq_set_err(err, errlen, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < m->nfiles; i++)
@@ -1489,12 +1447,12 @@ static int check_backup(const char *backup_dir, int bfd, const mq_backup_manifes
     for (size_t i = 0; i < m->nfiles; i++) {
         const mq_backup_file *f = &m->files[i];
         if (loaded[i].records != f->records) {
-            set_err(err, errlen, "\"%s\": %" PRIu64 " records restored, manifest says %" PRIu64,
+            mq_set_err(err, errlen, "\"%s\": %" PRIu64 " records restored, manifest says %" PRIu64,
                     f->file, loaded[i].records, f->records);
             goto out;
         }
         if (loaded[i].keys != f->keys) {
-            set_err(err, errlen, "\"%s\": %" PRIu64 " keys restored, manifest says %" PRIu64,
+            mq_set_err(err, errlen, "\"%s\": %" PRIu64 " keys restored, manifest says %" PRIu64,
                     f->file, loaded[i].keys, f->keys);
             goto out;
         }
@@ -1549,7 +1507,7 @@ int mq_backup_restore_check(const char *backup_dir, char *err, size_t errlen)
 
     int bfd = open(backup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (bfd < 0) {
-        set_err(err, errlen, "open \"%s\" failed: %s", backup_dir, strerror(errno));
+        mq_set_err(err, errlen, "open \"%s\" failed: %s", backup_dir, strerror(errno));
         return -1;
     }
     /* Hold rotation off while we read (see the top of this file). */
@@ -1566,7 +1524,7 @@ int mq_backup_restore_check(const char *backup_dir, char *err, size_t errlen)
 out:
     write_check(bfd, backup_dir, rc == 0, rc == 0 ? summary : msg);
     if (rc != 0)
-        set_err(err, errlen, "%s", msg);
+        mq_set_err(err, errlen, "%s", msg);
     mq_backup_manifest_free(m);
     close(bfd);
     if (lockfd >= 0)

@@ -27,6 +27,7 @@
  *   "duration_us"}; a SIGHUP that arrives during an attempt causes another
  *   attempt after it.
  */
+#include "util.h"
 #include "cli.h"
 
 #include "build_info.h"
@@ -77,15 +78,6 @@ static void say_err(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static void iso8601_utc(time_t t, char *buf, size_t n)
 {
@@ -117,38 +109,6 @@ static int fsync_dir(const char *dir)
     return rc;
 }
 
-/* mkdir -p, giving directories it creates mode 0755 whatever the umask. */
-static int mkdir_p(const char *path)
-{
-    char buf[PATH_MAX];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char saved = *p;
-            *p = '\0';
-            if (mkdir(buf, 0755) == 0) {
-                if (chmod(buf, 0755) != 0)
-                    return -1;
-            } else if (errno != EEXIST) {
-                return -1;
-            }
-            *p = saved;
-            if (saved == '\0')
-                break;
-        }
-    }
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return -1;
-    if (!S_ISDIR(st.st_mode)) {
-        errno = ENOTDIR;
-        return -1;
-    }
-    return 0;
-}
 
 static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
@@ -244,7 +204,7 @@ static int copy_file(release_build *b, const char *src, int dst_dirfd, const cha
     if (fstat(in, &st) != 0)
         goto fail;
     if (!S_ISREG(st.st_mode)) {
-        set_err(err, errlen, "copy \"%s\" failed: not a regular file", src);
+        mq_set_err(err, errlen, "copy \"%s\" failed: not a regular file", src);
         goto fail_msg;
     }
     if (st.st_mtime > b->newest_mtime)
@@ -255,7 +215,7 @@ static int copy_file(release_build *b, const char *src, int dst_dirfd, const cha
     if (out < 0 || fchmod(out, 0644) != 0)
         goto fail;
     if (mq_sha256_init(&h) != 0) {
-        set_err(err, errlen, "sha256 \"%s\" failed: OpenSSL error", rel);
+        mq_set_err(err, errlen, "sha256 \"%s\" failed: OpenSSL error", rel);
         goto fail_msg;
     }
     for (;;) {
@@ -269,7 +229,7 @@ static int copy_file(release_build *b, const char *src, int dst_dirfd, const cha
         if (r == 0)
             break;
         if (mq_sha256_update(&h, buf, (size_t)r) != 0) {
-            set_err(err, errlen, "sha256 \"%s\" failed: OpenSSL error", rel);
+            mq_set_err(err, errlen, "sha256 \"%s\" failed: OpenSSL error", rel);
             goto fail_msg;
         }
         op = "write";
@@ -297,16 +257,16 @@ static int copy_file(release_build *b, const char *src, int dst_dirfd, const cha
     in = -1;
     char hex[MQ_SHA256_HEX_LEN + 1];
     if (mq_sha256_final(&h, hex) != 0) {
-        set_err(err, errlen, "sha256 \"%s\" failed: OpenSSL error", rel);
+        mq_set_err(err, errlen, "sha256 \"%s\" failed: OpenSSL error", rel);
         return -1;
     }
     if (add_file_entry(b, rel, total, hex) != 0) {
-        set_err(err, errlen, "out of memory");
+        mq_set_err(err, errlen, "out of memory");
         return -1;
     }
     return 0;
 fail:
-    set_err(err, errlen, "%s \"%s\" failed: %s", op, subject, strerror(errno));
+    mq_set_err(err, errlen, "%s \"%s\" failed: %s", op, subject, strerror(errno));
 fail_msg:
     mq_sha256_cleanup(&h);
     if (in >= 0)
@@ -328,14 +288,14 @@ static int copy_tree(release_build *b, const char *src, int dst_dirfd, const cha
                      char *err, size_t errlen)
 {
     if (depth > ASSETS_MAX_DEPTH) {
-        set_err(err, errlen, "copy \"%s\" failed: nested deeper than %d levels (a symlink loop?)",
+        mq_set_err(err, errlen, "copy \"%s\" failed: nested deeper than %d levels (a symlink loop?)",
                 src, ASSETS_MAX_DEPTH);
         return -1;
     }
     struct dirent **names = NULL;
     int n = scandir(src, &names, skip_dots, alphasort);
     if (n < 0) {
-        set_err(err, errlen, "open \"%s\" failed: %s", src, strerror(errno));
+        mq_set_err(err, errlen, "open \"%s\" failed: %s", src, strerror(errno));
         return -1;
     }
     int rc = 0;
@@ -343,19 +303,19 @@ static int copy_tree(release_build *b, const char *src, int dst_dirfd, const cha
         const char *name = names[i]->d_name;
         char s[PATH_MAX], r[PATH_MAX];
         if (path_join(s, sizeof s, src, name) != 0 || path_join(r, sizeof r, rel, name) != 0) {
-            set_err(err, errlen, "copy \"%s/%s\" failed: path too long", src, name);
+            mq_set_err(err, errlen, "copy \"%s/%s\" failed: path too long", src, name);
             rc = -1;
             break;
         }
         if (!mq_manifest_path_valid(r)) {
-            set_err(err, errlen,
+            mq_set_err(err, errlen,
                     "copy \"%s\" failed: the name contains a control character or a backslash", s);
             rc = -1;
             break;
         }
         struct stat st;
         if (stat(s, &st) != 0) {
-            set_err(err, errlen, "stat \"%s\" failed: %s", s, strerror(errno));
+            mq_set_err(err, errlen, "stat \"%s\" failed: %s", s, strerror(errno));
             rc = -1;
         } else if (S_ISDIR(st.st_mode)) {
             int sub = -1;
@@ -363,12 +323,12 @@ static int copy_tree(release_build *b, const char *src, int dst_dirfd, const cha
                 (sub = openat(dst_dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) <
                     0 ||
                 fchmod(sub, 0755) != 0) {
-                set_err(err, errlen, "create \"%s\" failed: %s", r, strerror(errno));
+                mq_set_err(err, errlen, "create \"%s\" failed: %s", r, strerror(errno));
                 rc = -1;
             } else {
                 rc = copy_tree(b, s, sub, r, depth + 1, err, errlen);
                 if (rc == 0 && fsync(sub) != 0) {
-                    set_err(err, errlen, "fsync \"%s\" failed: %s", r, strerror(errno));
+                    mq_set_err(err, errlen, "fsync \"%s\" failed: %s", r, strerror(errno));
                     rc = -1;
                 }
             }
@@ -377,7 +337,7 @@ static int copy_tree(release_build *b, const char *src, int dst_dirfd, const cha
         } else if (S_ISREG(st.st_mode)) {
             rc = copy_file(b, s, dst_dirfd, name, r, err, errlen);
         } else {
-            set_err(err, errlen, "copy \"%s\" failed: not a regular file or directory", s);
+            mq_set_err(err, errlen, "copy \"%s\" failed: not a regular file or directory", s);
             rc = -1;
         }
     }
@@ -477,31 +437,31 @@ static int copy_plugins(release_build *b, const char *from, int tmpfd, char *err
 {
     char src[PATH_MAX];
     if (path_join(src, sizeof src, from, "plugins") != 0) {
-        set_err(err, errlen, "path \"%s/plugins\" is too long", from);
+        mq_set_err(err, errlen, "path \"%s/plugins\" is too long", from);
         return -1;
     }
     struct dirent **names = NULL;
     int n = scandir(src, &names, is_plugin_name, alphasort);
     if (n < 0) {
-        set_err(err, errlen, "open \"%s\" failed: %s", src, strerror(errno));
+        mq_set_err(err, errlen, "open \"%s\" failed: %s", src, strerror(errno));
         return -1;
     }
     int rc = 0, pfd = -1;
     if (n == 0) {
-        set_err(err, errlen, "no plugins: \"%s\" has no *.so file", src);
+        mq_set_err(err, errlen, "no plugins: \"%s\" has no *.so file", src);
         rc = -1;
         goto out;
     }
     if (mkdirat(tmpfd, "plugins", 0755) != 0 ||
         (pfd = openat(tmpfd, "plugins", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
         fchmod(pfd, 0755) != 0) {
-        set_err(err, errlen, "create \"plugins\" failed: %s", strerror(errno));
+        mq_set_err(err, errlen, "create \"plugins\" failed: %s", strerror(errno));
         rc = -1;
         goto out;
     }
     b->m.plugins = calloc((size_t)n, sizeof *b->m.plugins);
     if (!b->m.plugins) {
-        set_err(err, errlen, "out of memory");
+        mq_set_err(err, errlen, "out of memory");
         rc = -1;
         goto out;
     }
@@ -511,12 +471,12 @@ static int copy_plugins(release_build *b, const char *from, int tmpfd, char *err
         if (path_join(s, sizeof s, src, name) != 0 ||
             path_join(rel, sizeof rel, "plugins", name) != 0 ||
             path_join(copy, sizeof copy, b->tmpdir, rel) != 0) {
-            set_err(err, errlen, "copy \"%s\" failed: path too long", name);
+            mq_set_err(err, errlen, "copy \"%s\" failed: path too long", name);
             rc = -1;
             break;
         }
         if (!mq_manifest_path_valid(rel)) {
-            set_err(err, errlen,
+            mq_set_err(err, errlen,
                     "copy \"%s\" failed: the name contains a control character or a backslash", s);
             rc = -1;
             break;
@@ -525,12 +485,12 @@ static int copy_plugins(release_build *b, const char *from, int tmpfd, char *err
             break;
         mq_manifest_plugin *p = &b->m.plugins[b->m.nplugins++];
         if (!(p->file = strdup(rel)) || describe_plugin(copy, name, p) != 0) {
-            set_err(err, errlen, "out of memory");
+            mq_set_err(err, errlen, "out of memory");
             rc = -1;
         }
     }
     if (rc == 0 && fsync(pfd) != 0) {
-        set_err(err, errlen, "fsync \"plugins\" failed: %s", strerror(errno));
+        mq_set_err(err, errlen, "fsync \"plugins\" failed: %s", strerror(errno));
         rc = -1;
     }
 out:
@@ -643,7 +603,7 @@ int mq_cmd_release(int argc, char **argv, const char *env_path, mq_config *cfg)
         say_err("release from \"%s\" failed: not a directory", from);
         goto out;
     }
-    if (mkdir_p(paths.releases_dir) != 0) {
+    if (mq_mkdir_p(paths.releases_dir, 0755) != 0) {
         say_err("release failed: create \"%s\" failed: %s", paths.releases_dir, strerror(errno));
         goto out;
     }
@@ -715,7 +675,7 @@ int mq_cmd_release(int argc, char **argv, const char *env_path, mq_config *cfg)
         }
         int rc = copy_tree(&b, assets, afd, "assets", 1, err, sizeof err);
         if (rc == 0 && fsync(afd) != 0) {
-            set_err(err, sizeof err, "fsync \"assets\" failed: %s", strerror(errno));
+            mq_set_err(err, sizeof err, "fsync \"assets\" failed: %s", strerror(errno));
             rc = -1;
         }
         close(afd);
@@ -884,7 +844,7 @@ static int wait_serving(const char *listen, const char *id, int64_t *generation,
 {
     char url[512];
     if (version_url(listen, url, sizeof url) != 0) {
-        set_err(err, errlen, "LISTEN \"%s\" is not host:port", listen);
+        mq_set_err(err, errlen, "LISTEN \"%s\" is not host:port", listen);
         return -1;
     }
     CURL *c = curl_easy_init();
@@ -892,7 +852,7 @@ static int wait_serving(const char *listen, const char *id, int64_t *generation,
     if (!c || !b) {
         curl_easy_cleanup(c);
         free(b);
-        set_err(err, errlen, "out of memory");
+        mq_set_err(err, errlen, "out of memory");
         return -1;
     }
     char curl_err[CURL_ERROR_SIZE];
@@ -904,7 +864,7 @@ static int wait_serving(const char *listen, const char *id, int64_t *generation,
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
-    set_err(err, errlen, "GET %s: no answer", url);
+    mq_set_err(err, errlen, "GET %s: no answer", url);
     int rc = -1;
     double deadline = mq_cli_now_mono_s() + VERSION_WAIT_S;
     for (;;) {
@@ -915,10 +875,10 @@ static int wait_serving(const char *listen, const char *id, int64_t *generation,
         long code = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
         if (cc != CURLE_OK) {
-            set_err(err, errlen, "GET %s failed: %s", url,
+            mq_set_err(err, errlen, "GET %s failed: %s", url,
                     curl_err[0] ? curl_err : curl_easy_strerror(cc));
         } else if (code != 200) {
-            set_err(err, errlen, "GET %s answered HTTP %ld", url, code);
+            mq_set_err(err, errlen, "GET %s answered HTTP %ld", url, code);
         } else {
             json_object *o = json_tokener_parse(b->data);
             char release[MQ_RELEASE_ID_MAX + 1] = "";
@@ -931,7 +891,7 @@ static int wait_serving(const char *listen, const char *id, int64_t *generation,
                 rc = 0;
                 break;
             }
-            set_err(err, errlen, "GET %s still reports release \"%s\"", url, release);
+            mq_set_err(err, errlen, "GET %s still reports release \"%s\"", url, release);
         }
         if (mq_cli_now_mono_s() >= deadline)
             break;
@@ -1033,7 +993,7 @@ static int previous_release(const char *releases_dir, const char *cur, char *out
 {
     DIR *d = opendir(releases_dir);
     if (!d) {
-        set_err(err, errlen, "open \"%s\" failed: %s", releases_dir, strerror(errno));
+        mq_set_err(err, errlen, "open \"%s\" failed: %s", releases_dir, strerror(errno));
         return -1;
     }
     release_ref *v = NULL;
@@ -1059,13 +1019,13 @@ static int previous_release(const char *releases_dir, const char *cur, char *out
             cap = cap ? cap * 2 : 16;
             release_ref *nv = realloc(v, cap * sizeof *nv);
             if (!nv) {
-                set_err(err, errlen, "out of memory");
+                mq_set_err(err, errlen, "out of memory");
                 goto out;
             }
             v = nv;
         }
         if (!(v[n].id = strdup(de->d_name))) {
-            set_err(err, errlen, "out of memory");
+            mq_set_err(err, errlen, "out of memory");
             goto out;
         }
         v[n++].published_ns = ns;
@@ -1076,12 +1036,12 @@ static int previous_release(const char *releases_dir, const char *cur, char *out
         if (strcmp(v[i].id, cur) == 0)
             at = i;
     if (at == n)
-        set_err(err, errlen,
+        mq_set_err(err, errlen,
                 "the current release \"%s\" has no readable MANIFEST, so there is "
                 "no order to go back in; name the target: rollback ID",
                 cur);
     else if (at == 0)
-        set_err(err, errlen, "no release was published before \"%s\"", cur);
+        mq_set_err(err, errlen, "no release was published before \"%s\"", cur);
     else {
         snprintf(out, outlen, "%s", v[at - 1].id);
         rc = 0;
@@ -1102,7 +1062,7 @@ static int point_current(const mq_paths *p, const char *target, char *err, size_
 {
     if (!target) {
         if (unlink(p->current_link) != 0 && errno != ENOENT) {
-            set_err(err, errlen, "unlink \"%s\" failed: %s", p->current_link, strerror(errno));
+            mq_set_err(err, errlen, "unlink \"%s\" failed: %s", p->current_link, strerror(errno));
             return -1;
         }
     } else {
@@ -1110,11 +1070,11 @@ static int point_current(const mq_paths *p, const char *target, char *err, size_
         snprintf(tmp, sizeof tmp, "%s/.current.tmp-%ld", p->releases_dir, (long)getpid());
         unlink(tmp); /* a leftover of a killed run with our pid */
         if (symlink(target, tmp) != 0) {
-            set_err(err, errlen, "symlink \"%s\" failed: %s", tmp, strerror(errno));
+            mq_set_err(err, errlen, "symlink \"%s\" failed: %s", tmp, strerror(errno));
             return -1;
         }
         if (rename(tmp, p->current_link) != 0) {
-            set_err(err, errlen, "rename \"%s\" to \"%s\" failed: %s", tmp, p->current_link,
+            mq_set_err(err, errlen, "rename \"%s\" to \"%s\" failed: %s", tmp, p->current_link,
                     strerror(errno));
             unlink(tmp);
             return -1;
@@ -1135,7 +1095,7 @@ static int read_current(const mq_paths *p, char *old_link, size_t linklen, char 
     if (n < 0) {
         if (errno == ENOENT)
             return 0;
-        set_err(err, errlen, "readlink \"%s\" failed: %s", p->current_link,
+        mq_set_err(err, errlen, "readlink \"%s\" failed: %s", p->current_link,
                 errno == EINVAL ? "not a symbolic link" : strerror(errno));
         return -1;
     }

@@ -2,6 +2,7 @@
  * cli_util.c -- the running host as the subcommands see it: its pid file,
  * and the signal + status file handshake (see cli_util.h).
  */
+#include "util.h"
 #include "cli_util.h"
 
 #include <errno.h>
@@ -17,17 +18,6 @@
 
 #define STATUS_POLL_MS 10
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 int64_t mq_cli_now_realtime_ns(void)
 {
@@ -109,10 +99,10 @@ int mq_cli_find_host(const mq_paths *p, pid_t *pid, char *why, size_t whylen)
     FILE *f = fopen(p->pid_file, "re");
     if (!f) {
         if (errno == ENOENT) {
-            set_err(why, whylen, "no pid file \"%s\"", p->pid_file);
+            mq_set_err(why, whylen, "no pid file \"%s\"", p->pid_file);
             return MQ_HOST_NONE;
         }
-        set_err(why, whylen, "open \"%s\" failed: %s", p->pid_file, strerror(errno));
+        mq_set_err(why, whylen, "open \"%s\" failed: %s", p->pid_file, strerror(errno));
         return MQ_HOST_ERROR;
     }
     char buf[64] = "";
@@ -125,21 +115,21 @@ int mq_cli_find_host(const mq_paths *p, pid_t *pid, char *why, size_t whylen)
     while (*end == '\n' || *end == '\r' || *end == ' ' || *end == '\t')
         end++;
     if (n == 0 || errno || end == buf || *end || v <= 0 || v > INT32_MAX) {
-        set_err(why, whylen, "pid file \"%s\" does not hold a pid", p->pid_file);
+        mq_set_err(why, whylen, "pid file \"%s\" does not hold a pid", p->pid_file);
         return MQ_HOST_ERROR;
     }
     *pid = (pid_t)v;
     if (kill(*pid, 0) != 0) {
         if (errno == ESRCH) {
-            set_err(why, whylen, "pid %ld from \"%s\" is not running", v, p->pid_file);
+            mq_set_err(why, whylen, "pid %ld from \"%s\" is not running", v, p->pid_file);
             return MQ_HOST_NONE;
         }
-        set_err(why, whylen, "signal pid %ld failed: %s", v, strerror(errno));
+        mq_set_err(why, whylen, "signal pid %ld failed: %s", v, strerror(errno));
         return MQ_HOST_ERROR;
     }
     char comm[64];
     if (!pid_is_mindquiz(*pid, comm, sizeof comm)) {
-        set_err(why, whylen, "pid %ld from \"%s\" is \"%s\", not mindquiz (a stale pid file)", v,
+        mq_set_err(why, whylen, "pid %ld from \"%s\" is \"%s\", not mindquiz (a stale pid file)", v,
                 p->pid_file, comm);
         return MQ_HOST_NONE;
     }
@@ -186,7 +176,7 @@ int mq_cli_handshake(pid_t pid, int sig, const char *status_path, const char *wh
     *status = NULL;
     int64_t t0 = mq_cli_now_realtime_ns();
     if (kill(pid, sig) != 0) {
-        set_err(err, errlen, "signal pid %ld failed: %s", (long)pid, strerror(errno));
+        mq_set_err(err, errlen, "signal pid %ld failed: %s", (long)pid, strerror(errno));
         return -1;
     }
     double deadline = mq_cli_now_mono_s() + timeout_s;
@@ -197,12 +187,12 @@ int mq_cli_handshake(pid_t pid, int sig, const char *status_path, const char *wh
             /* It may have written the status just before exiting. */
             if ((*status = read_status(status_path, t0)) != NULL)
                 return 0;
-            set_err(err, errlen, "the host (pid %ld) exited before reporting the %s", (long)pid,
+            mq_set_err(err, errlen, "the host (pid %ld) exited before reporting the %s", (long)pid,
                     what);
             return -1;
         }
         if (mq_cli_now_mono_s() >= deadline) {
-            set_err(err, errlen, "no %s status in \"%s\" after %g s", what, status_path, timeout_s);
+            mq_set_err(err, errlen, "no %s status in \"%s\" after %g s", what, status_path, timeout_s);
             return -1;
         }
         mq_cli_sleep_ms(STATUS_POLL_MS);

@@ -1,3 +1,4 @@
+#include "util.h"
 #include "manifest.h"
 
 #include "sha256.h"
@@ -21,18 +22,6 @@
 
 #define PLUGINS_PREFIX "plugins/"
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- names and paths -------------------------------------------------------- */
 
@@ -157,24 +146,24 @@ static int get_string(json_object *o, const char *key, const char *where, int re
     if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null)) {
         if (!required)
             return 0;
-        set_err(err, errlen, "MANIFEST: %smissing field \"%s\"", where, key);
+        mq_set_err(err, errlen, "MANIFEST: %smissing field \"%s\"", where, key);
         return -1;
     }
     if (!json_object_is_type(v, json_type_string)) {
-        set_err(err, errlen, "MANIFEST: %sfield \"%s\" is not a string", where, key);
+        mq_set_err(err, errlen, "MANIFEST: %sfield \"%s\" is not a string", where, key);
         return -1;
     }
     const char *s = json_object_get_string(v);
     if (nonempty && !*s) {
-        set_err(err, errlen, "MANIFEST: %sfield \"%s\" is empty", where, key);
+        mq_set_err(err, errlen, "MANIFEST: %sfield \"%s\" is empty", where, key);
         return -1;
     }
     if (strlen(s) != (size_t)json_object_get_string_len(v)) {
-        set_err(err, errlen, "MANIFEST: %sfield \"%s\" contains a NUL byte", where, key);
+        mq_set_err(err, errlen, "MANIFEST: %sfield \"%s\" contains a NUL byte", where, key);
         return -1;
     }
     if (!(*out = strdup(s))) {
-        set_err(err, errlen, "out of memory");
+        mq_set_err(err, errlen, "out of memory");
         return -1;
     }
     return 0;
@@ -186,17 +175,17 @@ static int get_int64(json_object *o, const char *key, const char *where, int64_t
 {
     json_object *v = NULL;
     if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null)) {
-        set_err(err, errlen, "MANIFEST: %smissing field \"%s\"", where, key);
+        mq_set_err(err, errlen, "MANIFEST: %smissing field \"%s\"", where, key);
         return -1;
     }
     if (!json_object_is_type(v, json_type_int)) {
-        set_err(err, errlen, "MANIFEST: %sfield \"%s\" is not an integer", where, key);
+        mq_set_err(err, errlen, "MANIFEST: %sfield \"%s\" is not an integer", where, key);
         return -1;
     }
     errno = 0;
     int64_t x = json_object_get_int64(v);
     if (x < 0 || errno == ERANGE) {
-        set_err(err, errlen, "MANIFEST: %sfield \"%s\" is out of range", where, key);
+        mq_set_err(err, errlen, "MANIFEST: %sfield \"%s\" is out of range", where, key);
         return -1;
     }
     *out = x;
@@ -207,11 +196,11 @@ static json_object *get_array(json_object *o, const char *key, char *err, size_t
 {
     json_object *v = NULL;
     if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null)) {
-        set_err(err, errlen, "MANIFEST: missing field \"%s\"", key);
+        mq_set_err(err, errlen, "MANIFEST: missing field \"%s\"", key);
         return NULL;
     }
     if (!json_object_is_type(v, json_type_array)) {
-        set_err(err, errlen, "MANIFEST: field \"%s\" is not an array", key);
+        mq_set_err(err, errlen, "MANIFEST: field \"%s\" is not an array", key);
         return NULL;
     }
     return v;
@@ -222,7 +211,7 @@ static int parse_file(json_object *o, size_t i, mq_manifest_file *f, char *err, 
     char where[48];
     snprintf(where, sizeof where, "files[%zu]: ", i);
     if (!json_object_is_type(o, json_type_object)) {
-        set_err(err, errlen, "MANIFEST: %snot an object", where);
+        mq_set_err(err, errlen, "MANIFEST: %snot an object", where);
         return -1;
     }
     char *hex = NULL;
@@ -232,19 +221,19 @@ static int parse_file(json_object *o, size_t i, mq_manifest_file *f, char *err, 
         get_string(o, "sha256", where, 1, 1, &hex, err, errlen) != 0)
         goto fail;
     if (!mq_manifest_path_valid(f->path)) {
-        set_err(err, errlen,
+        mq_set_err(err, errlen,
                 "MANIFEST: %spath \"%s\" is not a relative path inside the release "
                 "(absolute, empty, \".\" or \"..\" component, or a control character)",
                 where, f->path);
         goto fail;
     }
     if (strcmp(f->path, MQ_MANIFEST_NAME) == 0) {
-        set_err(err, errlen, "MANIFEST: %sthe MANIFEST cannot list itself", where);
+        mq_set_err(err, errlen, "MANIFEST: %sthe MANIFEST cannot list itself", where);
         goto fail;
     }
     f->size = (uint64_t)size;
     if (strlen(hex) != MQ_SHA256_HEX_LEN) {
-        set_err(err, errlen, "MANIFEST: %ssha256 of \"%s\" is not 64 hex digits", where, f->path);
+        mq_set_err(err, errlen, "MANIFEST: %ssha256 of \"%s\" is not 64 hex digits", where, f->path);
         goto fail;
     }
     for (size_t k = 0; k < MQ_SHA256_HEX_LEN; k++) {
@@ -252,7 +241,7 @@ static int parse_file(json_object *o, size_t i, mq_manifest_file *f, char *err, 
         if (c >= 'A' && c <= 'F')
             c = (char)(c - 'A' + 'a');
         if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-            set_err(err, errlen, "MANIFEST: %ssha256 of \"%s\" is not 64 hex digits", where,
+            mq_set_err(err, errlen, "MANIFEST: %ssha256 of \"%s\" is not 64 hex digits", where,
                     f->path);
             goto fail;
         }
@@ -271,7 +260,7 @@ static int parse_plugin(json_object *o, size_t i, mq_manifest_plugin *p, char *e
     char where[48];
     snprintf(where, sizeof where, "plugins[%zu]: ", i);
     if (!json_object_is_type(o, json_type_object)) {
-        set_err(err, errlen, "MANIFEST: %snot an object", where);
+        mq_set_err(err, errlen, "MANIFEST: %snot an object", where);
         return -1;
     }
     if (get_string(o, "name", where, 1, 1, &p->name, err, errlen) != 0 ||
@@ -280,7 +269,7 @@ static int parse_plugin(json_object *o, size_t i, mq_manifest_plugin *p, char *e
         get_string(o, "abi", where, 0, 0, &p->abi, err, errlen) != 0)
         return -1;
     if (!plugin_file_valid(p->file)) {
-        set_err(err, errlen, "MANIFEST: %sfile \"%s\" of plugin \"%s\" is not plugins/<name>.so",
+        mq_set_err(err, errlen, "MANIFEST: %sfile \"%s\" of plugin \"%s\" is not plugins/<name>.so",
                 where, p->file, p->name);
         return -1;
     }
@@ -319,7 +308,7 @@ static int check_duplicates(const mq_manifest *m, char *err, size_t errlen)
     size_t n = m->nfiles > m->nplugins ? m->nfiles : m->nplugins;
     char **v = malloc((n ? n : 1) * sizeof *v);
     if (!v) {
-        set_err(err, errlen, "out of memory");
+        mq_set_err(err, errlen, "out of memory");
         return -1;
     }
     int oom, rc = 0;
@@ -328,9 +317,9 @@ static int check_duplicates(const mq_manifest *m, char *err, size_t errlen)
     const char *dup = first_duplicate(v, m->nfiles, &oom);
     if (dup || oom) {
         if (oom)
-            set_err(err, errlen, "out of memory");
+            mq_set_err(err, errlen, "out of memory");
         else
-            set_err(err, errlen, "MANIFEST: duplicate path \"%s\" in files", dup);
+            mq_set_err(err, errlen, "MANIFEST: duplicate path \"%s\" in files", dup);
         rc = -1;
         goto out;
     }
@@ -339,9 +328,9 @@ static int check_duplicates(const mq_manifest *m, char *err, size_t errlen)
     dup = first_duplicate(v, m->nplugins, &oom);
     if (dup || oom) {
         if (oom)
-            set_err(err, errlen, "out of memory");
+            mq_set_err(err, errlen, "out of memory");
         else
-            set_err(err, errlen, "MANIFEST: file \"%s\" is listed for two plugins", dup);
+            mq_set_err(err, errlen, "MANIFEST: file \"%s\" is listed for two plugins", dup);
         rc = -1;
     }
 out:
@@ -352,16 +341,16 @@ out:
 mq_manifest *mq_manifest_parse(const char *text, size_t len, char *err, size_t errlen)
 {
     if (len > MANIFEST_MAX_BYTES) {
-        set_err(err, errlen, "MANIFEST is larger than %u bytes", MANIFEST_MAX_BYTES);
+        mq_set_err(err, errlen, "MANIFEST is larger than %u bytes", MANIFEST_MAX_BYTES);
         return NULL;
     }
     if (memchr(text, '\0', len)) {
-        set_err(err, errlen, "MANIFEST is not valid JSON: it contains a NUL byte");
+        mq_set_err(err, errlen, "MANIFEST is not valid JSON: it contains a NUL byte");
         return NULL;
     }
     json_tokener *tok = json_tokener_new();
     if (!tok) {
-        set_err(err, errlen, "out of memory");
+        mq_set_err(err, errlen, "out of memory");
         return NULL;
     }
     json_object *root = json_tokener_parse_ex(tok, text, (int)len);
@@ -370,7 +359,7 @@ mq_manifest *mq_manifest_parse(const char *text, size_t len, char *err, size_t e
     json_tokener_free(tok);
     if (!root || jerr != json_tokener_success) {
         json_object_put(root);
-        set_err(err, errlen, "MANIFEST is not valid JSON: %s",
+        mq_set_err(err, errlen, "MANIFEST is not valid JSON: %s",
                 jerr == json_tokener_continue ? "unexpected end of text"
                                               : json_tokener_error_desc(jerr));
         return NULL;
@@ -378,20 +367,20 @@ mq_manifest *mq_manifest_parse(const char *text, size_t len, char *err, size_t e
     for (size_t i = end; i < len; i++) {
         if (!strchr(" \t\r\n", text[i])) {
             json_object_put(root);
-            set_err(err, errlen, "MANIFEST is not valid JSON: text after the object");
+            mq_set_err(err, errlen, "MANIFEST is not valid JSON: text after the object");
             return NULL;
         }
     }
     if (!json_object_is_type(root, json_type_object)) {
         json_object_put(root);
-        set_err(err, errlen, "MANIFEST is not a JSON object");
+        mq_set_err(err, errlen, "MANIFEST is not a JSON object");
         return NULL;
     }
 
     mq_manifest *m = calloc(1, sizeof *m);
     if (!m) {
         json_object_put(root);
-        set_err(err, errlen, "out of memory");
+        mq_set_err(err, errlen, "out of memory");
         return NULL;
     }
     int64_t format = 0;
@@ -399,7 +388,7 @@ mq_manifest *mq_manifest_parse(const char *text, size_t len, char *err, size_t e
     if (get_int64(root, "format", "", &format, err, errlen) != 0)
         goto fail;
     if (format != MQ_MANIFEST_FORMAT) {
-        set_err(err, errlen, "MANIFEST: unsupported format %" PRId64 " (this host reads %d)",
+        mq_set_err(err, errlen, "MANIFEST: unsupported format %" PRId64 " (this host reads %d)",
                 format, MQ_MANIFEST_FORMAT);
         goto fail;
     }
@@ -410,7 +399,7 @@ mq_manifest *mq_manifest_parse(const char *text, size_t len, char *err, size_t e
         get_int64(root, "published_ns", "", &m->published_ns, err, errlen) != 0)
         goto fail;
     if (!mq_release_id_valid(m->id)) {
-        set_err(err, errlen, "MANIFEST: id \"%s\" is not a valid release id", m->id);
+        mq_set_err(err, errlen, "MANIFEST: id \"%s\" is not a valid release id", m->id);
         goto fail;
     }
     if (!(files = get_array(root, "files", err, errlen)) ||
@@ -421,7 +410,7 @@ mq_manifest *mq_manifest_parse(const char *text, size_t len, char *err, size_t e
     m->files = calloc(nf ? nf : 1, sizeof *m->files);
     m->plugins = calloc(np ? np : 1, sizeof *m->plugins);
     if (!m->files || !m->plugins) {
-        set_err(err, errlen, "out of memory");
+        mq_set_err(err, errlen, "out of memory");
         goto fail;
     }
     for (size_t i = 0; i < nf; i++) {
@@ -449,7 +438,7 @@ mq_manifest *mq_manifest_read(const char *release_dir, char *err, size_t errlen)
 {
     int dfd = open(release_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) {
-        set_err(err, errlen, "cannot open the release directory: %s", strerror(errno));
+        mq_set_err(err, errlen, "cannot open the release directory: %s", strerror(errno));
         return NULL;
     }
     /* The MANIFEST itself must not be a symlink either. */
@@ -458,23 +447,23 @@ mq_manifest *mq_manifest_read(const char *release_dir, char *err, size_t errlen)
     close(dfd);
     if (fd < 0) {
         if (saved == ENOENT)
-            set_err(err, errlen, "MANIFEST is missing");
+            mq_set_err(err, errlen, "MANIFEST is missing");
         else if (saved == ELOOP || saved == EINVAL)
-            set_err(err, errlen, "MANIFEST is not a regular file");
+            mq_set_err(err, errlen, "MANIFEST is not a regular file");
         else
-            set_err(err, errlen, "cannot open MANIFEST: %s", strerror(saved));
+            mq_set_err(err, errlen, "cannot open MANIFEST: %s", strerror(saved));
         return NULL;
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || st.st_size > (off_t)MANIFEST_MAX_BYTES) {
         close(fd);
-        set_err(err, errlen, "MANIFEST is larger than %u bytes", MANIFEST_MAX_BYTES);
+        mq_set_err(err, errlen, "MANIFEST is larger than %u bytes", MANIFEST_MAX_BYTES);
         return NULL;
     }
     char *buf = malloc((size_t)st.st_size + 1);
     if (!buf) {
         close(fd);
-        set_err(err, errlen, "out of memory");
+        mq_set_err(err, errlen, "out of memory");
         return NULL;
     }
     size_t got = 0;
@@ -486,7 +475,7 @@ mq_manifest *mq_manifest_read(const char *release_dir, char *err, size_t errlen)
             saved = errno;
             close(fd);
             free(buf);
-            set_err(err, errlen, "cannot read MANIFEST: %s", strerror(saved));
+            mq_set_err(err, errlen, "cannot read MANIFEST: %s", strerror(saved));
             return NULL;
         }
         if (r == 0)
@@ -529,21 +518,21 @@ static int verify_file(int rootfd, const mq_manifest_file *f, const char **reaso
     if (fd < 0) {
         *reason = "missing_file";
         if (errno == ENOENT || errno == ENOTDIR)
-            set_err(err, errlen, "\"%s\" listed in MANIFEST is missing", f->path);
+            mq_set_err(err, errlen, "\"%s\" listed in MANIFEST is missing", f->path);
         else if (errno == ELOOP)
-            set_err(err, errlen, "\"%s\" listed in MANIFEST is a symbolic link or lies under one",
+            mq_set_err(err, errlen, "\"%s\" listed in MANIFEST is a symbolic link or lies under one",
                     f->path);
         else if (errno == EINVAL)
-            set_err(err, errlen, "\"%s\" listed in MANIFEST is not a regular file", f->path);
+            mq_set_err(err, errlen, "\"%s\" listed in MANIFEST is not a regular file", f->path);
         else
-            set_err(err, errlen, "open \"%s\" failed: %s", f->path, strerror(errno));
+            mq_set_err(err, errlen, "open \"%s\" failed: %s", f->path, strerror(errno));
         return -1;
     }
     struct stat st;
     if (fstat(fd, &st) == 0 && (uint64_t)st.st_size != f->size) {
         close(fd);
         *reason = "checksum";
-        set_err(err, errlen, "size of \"%s\" is %" PRIu64 " bytes, the MANIFEST says %" PRIu64,
+        mq_set_err(err, errlen, "size of \"%s\" is %" PRIu64 " bytes, the MANIFEST says %" PRIu64,
                 f->path, (uint64_t)st.st_size, f->size);
         return -1;
     }
@@ -554,12 +543,12 @@ static int verify_file(int rootfd, const mq_manifest_file *f, const char **reaso
     close(fd);
     if (rc != 0) {
         *reason = "missing_file";
-        set_err(err, errlen, "read \"%s\" failed: %s", f->path, strerror(saved));
+        mq_set_err(err, errlen, "read \"%s\" failed: %s", f->path, strerror(saved));
         return -1;
     }
     if (size != f->size || strcmp(hex, f->sha256) != 0) {
         *reason = "checksum";
-        set_err(err, errlen, "checksum of \"%s\" does not match the MANIFEST", f->path);
+        mq_set_err(err, errlen, "checksum of \"%s\" does not match the MANIFEST", f->path);
         return -1;
     }
     return 0;
@@ -575,7 +564,7 @@ static int verify_no_stray_plugins(int rootfd, const mq_manifest *m, const char 
         if (errno == ENOENT)
             return 0; /* no plugins dir: nothing unlisted (listed ones were checked) */
         *reason = "manifest";
-        set_err(err, errlen, "open \"plugins\" failed: %s",
+        mq_set_err(err, errlen, "open \"plugins\" failed: %s",
                 errno == ELOOP || errno == ENOTDIR ? "not a directory" : strerror(errno));
         return -1;
     }
@@ -583,7 +572,7 @@ static int verify_no_stray_plugins(int rootfd, const mq_manifest *m, const char 
     if (!d) {
         close(dfd);
         *reason = "manifest";
-        set_err(err, errlen, "open \"plugins\" failed: %s", strerror(errno));
+        mq_set_err(err, errlen, "open \"plugins\" failed: %s", strerror(errno));
         return -1;
     }
     int rc = 0;
@@ -596,7 +585,7 @@ static int verify_no_stray_plugins(int rootfd, const mq_manifest *m, const char 
         snprintf(rel, sizeof rel, PLUGINS_PREFIX "%s", de->d_name);
         if (!mq_manifest_find(m, rel) || !mq_manifest_find_plugin(m, rel)) {
             *reason = "manifest";
-            set_err(err, errlen, "\"%s\" is on disk but not listed in the MANIFEST", rel);
+            mq_set_err(err, errlen, "\"%s\" is on disk but not listed in the MANIFEST", rel);
             rc = -1;
             break;
         }
@@ -616,7 +605,7 @@ int mq_manifest_verify(const char *release_dir, const mq_manifest *m, const char
     for (size_t i = 0; i < m->nplugins; i++) {
         if (!mq_manifest_find(m, m->plugins[i].file)) {
             *reason = "manifest";
-            set_err(err, errlen, "plugin \"%s\": its file \"%s\" is not listed in MANIFEST files",
+            mq_set_err(err, errlen, "plugin \"%s\": its file \"%s\" is not listed in MANIFEST files",
                     m->plugins[i].name, m->plugins[i].file);
             return -1;
         }
@@ -624,7 +613,7 @@ int mq_manifest_verify(const char *release_dir, const mq_manifest *m, const char
     int rootfd = open(release_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0) {
         *reason = "missing_file";
-        set_err(err, errlen, "cannot open the release directory: %s", strerror(errno));
+        mq_set_err(err, errlen, "cannot open the release directory: %s", strerror(errno));
         return -1;
     }
     int rc = 0;
@@ -750,7 +739,7 @@ int mq_manifest_write(const char *release_dir, const mq_manifest *m, char *err, 
 {
     char *json = mq_manifest_to_json(m);
     if (!json) {
-        set_err(err, errlen, "out of memory");
+        mq_set_err(err, errlen, "out of memory");
         return -1;
     }
     char tmp[PATH_MAX], dst[PATH_MAX];
@@ -758,7 +747,7 @@ int mq_manifest_write(const char *release_dir, const mq_manifest *m, char *err, 
                  (long)getpid()) >= (int)sizeof tmp ||
         snprintf(dst, sizeof dst, "%s/%s", release_dir, MQ_MANIFEST_NAME) >= (int)sizeof dst) {
         free(json);
-        set_err(err, errlen, "path too long");
+        mq_set_err(err, errlen, "path too long");
         return -1;
     }
     const char *op = "create";
@@ -784,7 +773,7 @@ int mq_manifest_write(const char *release_dir, const mq_manifest *m, char *err, 
         int saved = errno;
         if (dfd >= 0)
             close(dfd);
-        set_err(err, errlen, "fsync \"%s\" failed: %s", release_dir, strerror(saved));
+        mq_set_err(err, errlen, "fsync \"%s\" failed: %s", release_dir, strerror(saved));
         return -1;
     }
     close(dfd);
@@ -795,6 +784,6 @@ fail:;
         close(fd);
     unlink(tmp);
     free(json);
-    set_err(err, errlen, "%s \"%s\" failed: %s", op, tmp, strerror(saved));
+    mq_set_err(err, errlen, "%s \"%s\" failed: %s", op, tmp, strerror(saved));
     return -1;
 }

@@ -32,6 +32,7 @@
 #include "host.h"
 #include "http_client.h"
 #include "log.h"
+#include "util.h"
 
 /* ---- small helpers ------------------------------------------------------------ */
 
@@ -56,23 +57,6 @@ static int64_t realtime_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, mode) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(tmp, mode) != 0 && errno != EEXIST ? -1 : 0;
-}
 
 /* ---- access log ---------------------------------------------------------------- */
 
@@ -598,7 +582,7 @@ static int open_access_log(mq_host *h, const mq_config *cfg)
     char *slash = dir ? strrchr(dir, '/') : NULL;
     if (slash && slash != dir) {
         *slash = '\0';
-        mkdir_p(dir, 0700);
+        mq_mkdir_p(dir, 0700);
     }
     free(dir);
     h->access_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
@@ -762,7 +746,7 @@ int mq_cmd_serve(int argc, char **argv, const char *env_path, mq_config *cfg)
     if (!(h->env_path = strdup(env_path)) || mq_paths_init(&h->paths, cfg) != 0)
         goto out;
     warn_env_permissions(env_path);
-    if (mkdir_p(h->paths.data_dir, 0700) != 0) {
+    if (mq_mkdir_p(h->paths.data_dir, 0700) != 0) {
         mq_log(MQ_L_ERROR, "mkdir \"%s\" failed: %s", h->paths.data_dir, strerror(errno));
         goto out;
     }

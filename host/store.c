@@ -26,6 +26,7 @@
  * again before it is written, so what an append writes is what replay
  * indexes, byte for byte and key for key.
  */
+#include "util.h"
 #include "store.h"
 
 #include "log.h"
@@ -727,18 +728,6 @@ struct mq_store {
     coll *dirty_head;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static coll *coll_find(mq_store *s, const char *name)
 {
@@ -800,27 +789,6 @@ static int coll_insert(mq_store *s, coll *c)
     return 0;
 }
 
-static int mkdir_p(const char *dir)
-{
-    char buf[PATH_MAX];
-    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char saved = *p;
-            *p = '\0';
-            if (mkdir(buf, 0700) == 0)
-                chmod(buf, 0700); /* mkdir honours the umask; we want exactly 0700 */
-            else if (errno != EEXIST)
-                return -1;
-            *p = saved;
-            if (!saved)
-                return 0;
-        }
-    }
-}
 
 /* ---- replay ------------------------------------------------------------- */
 
@@ -865,15 +833,15 @@ static int replay_file(mq_store *s, coll *c, replay_ctx *rc, char *err, size_t e
     c->fd = openat(s->dirfd, strrchr(c->path, '/') + 1,
                    O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
     if (c->fd < 0) {
-        set_err(err, errlen, "open \"%s\" failed: %s", c->path, strerror(errno));
+        mq_set_err(err, errlen, "open \"%s\" failed: %s", c->path, strerror(errno));
         return -1;
     }
     if (fstat(c->fd, &st) != 0) {
-        set_err(err, errlen, "stat \"%s\" failed: %s", c->path, strerror(errno));
+        mq_set_err(err, errlen, "stat \"%s\" failed: %s", c->path, strerror(errno));
         return -1;
     }
     if (!S_ISREG(st.st_mode)) {
-        set_err(err, errlen, "open \"%s\" failed: not a regular file", c->path);
+        mq_set_err(err, errlen, "open \"%s\" failed: not a regular file", c->path);
         return -1;
     }
     posix_fadvise(c->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -882,7 +850,7 @@ static int replay_file(mq_store *s, coll *c, replay_ctx *rc, char *err, size_t e
     snprintf(why, sizeof why, "is longer than %zu bytes", s->max_record);
     lreader r;
     if (lr_init(&r, c->fd, s->max_record, UINT64_MAX) != 0) {
-        set_err(err, errlen, "replay \"%s\": %s", c->path, strerror(ENOMEM));
+        mq_set_err(err, errlen, "replay \"%s\": %s", c->path, strerror(ENOMEM));
         return -1;
     }
     uint64_t lineno = 0, off;
@@ -904,7 +872,7 @@ static int replay_file(mq_store *s, coll *c, replay_ctx *rc, char *err, size_t e
         const char *key = key_of(&k, &rc->kbuf, &rc->kcap, &kn);
         if (!key || (kn > 0 && index_reserve(c, kn) != 0)) {
             free(r.buf);
-            set_err(err, errlen, "replay \"%s\": %s", c->path, strerror(ENOMEM));
+            mq_set_err(err, errlen, "replay \"%s\": %s", c->path, strerror(ENOMEM));
             return -1;
         }
         c->records++;
@@ -914,7 +882,7 @@ static int replay_file(mq_store *s, coll *c, replay_ctx *rc, char *err, size_t e
     int read_errno = errno;
     free(r.buf);
     if (got < 0) {
-        set_err(err, errlen, "read \"%s\" failed: %s", c->path, strerror(read_errno));
+        mq_set_err(err, errlen, "read \"%s\" failed: %s", c->path, strerror(read_errno));
         return -1;
     }
     c->size = r.tail_off;
@@ -923,7 +891,7 @@ static int replay_file(mq_store *s, coll *c, replay_ctx *rc, char *err, size_t e
          * acks follow the whole line's fdatasync), so dropping it loses
          * nothing anyone was told is safe. */
         if (ftruncate(c->fd, (off_t)r.tail_off) != 0 || fdatasync(c->fd) != 0) {
-            set_err(err, errlen, "truncate torn last line of \"%s\" failed: %s", c->path,
+            mq_set_err(err, errlen, "truncate torn last line of \"%s\" failed: %s", c->path,
                     strerror(errno));
             return -1;
         }
@@ -947,7 +915,7 @@ static char **list_files(mq_store *s, size_t *n, char *err, size_t errlen)
     int fd = dup(s->dirfd);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (!d) {
-        set_err(err, errlen, "read dir \"%s\" failed: %s", s->dir, strerror(errno));
+        mq_set_err(err, errlen, "read dir \"%s\" failed: %s", s->dir, strerror(errno));
         if (fd >= 0)
             close(fd);
         return NULL;
@@ -975,7 +943,7 @@ static char **list_files(mq_store *s, size_t *n, char *err, size_t errlen)
         names[(*n)++] = name;
     }
     if (errno) {
-        set_err(err, errlen, "read dir \"%s\" failed: %s", s->dir, strerror(errno));
+        mq_set_err(err, errlen, "read dir \"%s\" failed: %s", s->dir, strerror(errno));
         goto fail;
     }
     closedir(d);
@@ -985,7 +953,7 @@ static char **list_files(mq_store *s, size_t *n, char *err, size_t errlen)
         names = calloc(1, sizeof *names);
     return names;
 nomem:
-    set_err(err, errlen, "%s", strerror(ENOMEM));
+    mq_set_err(err, errlen, "%s", strerror(ENOMEM));
 fail:
     closedir(d);
     for (size_t i = 0; i < *n; i++)
@@ -1006,12 +974,12 @@ static uint64_t now_ms(int clock)
 mq_store *mq_store_open(const char *dir, const mq_store_opts *opts, char *err, size_t errlen)
 {
     if (!dir || !*dir) {
-        set_err(err, errlen, "no data dir given");
+        mq_set_err(err, errlen, "no data dir given");
         return NULL;
     }
     mq_store *s = calloc(1, sizeof *s);
     if (!s) {
-        set_err(err, errlen, "%s", strerror(ENOMEM));
+        mq_set_err(err, errlen, "%s", strerror(ENOMEM));
         return NULL;
     }
     s->dirfd = -1;
@@ -1025,13 +993,13 @@ mq_store *mq_store_open(const char *dir, const mq_store_opts *opts, char *err, s
     pthread_cond_init(&s->cv, NULL);
 
     uint64_t t0 = now_ms(CLOCK_MONOTONIC);
-    if (mkdir_p(dir) != 0) {
-        set_err(err, errlen, "create dir \"%s\" failed: %s", dir, strerror(errno));
+    if (mq_mkdir_p(dir, 0700) != 0) {
+        mq_set_err(err, errlen, "create dir \"%s\" failed: %s", dir, strerror(errno));
         goto fail;
     }
     if (!(s->dir = realpath(dir, NULL)) ||
         (s->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-        set_err(err, errlen, "open dir \"%s\" failed: %s", dir, strerror(errno));
+        mq_set_err(err, errlen, "open dir \"%s\" failed: %s", dir, strerror(errno));
         goto fail;
     }
     size_t nnames;
@@ -1044,7 +1012,7 @@ mq_store *mq_store_open(const char *dir, const mq_store_opts *opts, char *err, s
     for (size_t i = 0; i < nnames; i++) {
         coll *c = ok ? coll_new(s, names[i]) : NULL;
         if (ok && (!c || coll_insert(s, c) != 0)) {
-            set_err(err, errlen, "%s", strerror(ENOMEM));
+            mq_set_err(err, errlen, "%s", strerror(ENOMEM));
             coll_free(c);
             ok = 0;
         } else if (ok && replay_file(s, c, &rc, err, errlen) != 0) {
@@ -1064,12 +1032,12 @@ mq_store *mq_store_open(const char *dir, const mq_store_opts *opts, char *err, s
     if (!s->opts.no_sync_thread) {
         s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (s->efd < 0) {
-            set_err(err, errlen, "eventfd failed: %s", strerror(errno));
+            mq_set_err(err, errlen, "eventfd failed: %s", strerror(errno));
             goto fail;
         }
         int e = pthread_create(&s->thread, NULL, sync_main, s);
         if (e) {
-            set_err(err, errlen, "start sync thread failed: %s", strerror(e));
+            mq_set_err(err, errlen, "start sync thread failed: %s", strerror(e));
             goto fail;
         }
         s->threaded = 1;
