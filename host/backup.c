@@ -286,7 +286,6 @@ static int64_t amounts_get(const mq_backup_amount *v, size_t n, const char *name
 
 typedef struct revenue_scan {
     amounts revenue, by_status;
-    json_tokener *tok; /* one for the whole scan */
     int oom;
 } revenue_scan;
 
@@ -325,8 +324,12 @@ static int revenue_visit(const char *key, const char *json, size_t len, void *ud
     revenue_scan *rs = ud;
     if (len > INT_MAX)
         return 0;
-    json_tokener_reset(rs->tok);
-    json_object *o = json_tokener_parse_ex(rs->tok, json, (int)len);
+    /* A fresh tokener per record: json-c 0.16's reset keeps state after a
+     * failed \u escape, which would corrupt the next record's strings. */
+    json_tokener *tok = json_tokener_new();
+    json_object *o = tok ? json_tokener_parse_ex(tok, json, (int)len) : NULL;
+    if (tok)
+        json_tokener_free(tok);
     if (!o || !json_object_is_type(o, json_type_object)) {
         json_object_put(o);
         return 0;
@@ -363,8 +366,7 @@ char *mq_backup_revenue_json(mq_store *s)
     revenue_scan rs;
     memset(&rs, 0, sizeof rs);
     /* The runbook's providers always show, with 0 when they sold nothing. */
-    if (amounts_add(&rs.revenue, "kakao", 0) != 0 || amounts_add(&rs.revenue, "naver", 0) != 0 ||
-        !(rs.tok = json_tokener_new()))
+    if (amounts_add(&rs.revenue, "kakao", 0) != 0 || amounts_add(&rs.revenue, "naver", 0) != 0)
         rs.oom = 1;
     int rc = rs.oom ? MQ_ENOMEM : mq_store_scan(s, "orders", 1, revenue_visit, &rs);
     char *out = NULL;
@@ -388,8 +390,6 @@ char *mq_backup_revenue_json(mq_store *s)
     }
     amounts_free(&rs.revenue);
     amounts_free(&rs.by_status);
-    if (rs.tok)
-        json_tokener_free(rs.tok);
     return out;
 }
 
