@@ -27,6 +27,8 @@
  *        appended. Plugins built for 1.0/1.1 never look past their `size`.
  *   1.3  host table: http_request (outbound HTTP on the event loop),
  *        hmac_sha256_hex, secure_equal, random_hex appended.
+ *   1.4  host table: rate_check appended. req_client_ip now honours
+ *        X-Forwarded-For when the peer is in TRUSTED_PROXIES.
  */
 #ifndef MQ_PLUGIN_H
 #define MQ_PLUGIN_H
@@ -39,7 +41,7 @@ extern "C" {
 #endif
 
 #define MQ_ABI_MAJOR 1
-#define MQ_ABI_MINOR 3
+#define MQ_ABI_MINOR 4
 
 /* The one symbol a plugin exports. */
 #define MQ_PLUGIN_SYMBOL "mq_plugin_descriptor"
@@ -166,6 +168,9 @@ typedef struct mq_api {
     const char *(*req_header)(mq_req *req, const char *name);
     const char *(*req_cookie)(mq_req *req, const char *name);
     const void *(*req_body)(mq_req *req, size_t *len);
+    /* The client's address: the peer, or -- when the peer is listed in
+     * TRUSTED_PROXIES -- the last address of X-Forwarded-For that is not
+     * itself a trusted proxy. */
     const char *(*req_client_ip)(mq_req *req);
     const char *(*req_id)(mq_req *req);
 
@@ -279,6 +284,16 @@ typedef struct mq_api {
     int (*secure_equal)(const char *a, const char *b);
     /* nbytes from the OS CSPRNG as 2*nbytes hex digits and a NUL in out. */
     int (*random_hex)(char *out, size_t nbytes);
+
+    /* -- rate limits (since 1.4) ---------------------------------------------- */
+
+    /* A token bucket per (bucket, key), host-owned so it survives reloads:
+     * `per_minute` requests refill per minute, up to `burst`. Returns 1 when
+     * this request may proceed (a token was taken), 0 when it is limited;
+     * then *retry_after_s (may be NULL) is the whole seconds until a token
+     * is back (at least 1), for a Retry-After header. */
+    int (*rate_check)(mq_plugin *self, const char *bucket, const char *key, double per_minute,
+                      double burst, int *retry_after_s);
 } mq_api;
 
 /* ------------------------------------------------------------------------ */

@@ -570,6 +570,17 @@ static int api_random_hex(char *out, size_t nbytes)
     return MQ_OK;
 }
 
+static int api_rate_check(mq_plugin *self, const char *bucket, const char *key,
+                          double per_minute, double burst, int *retry_after_s)
+{
+    if (!self)
+        return 1;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return mq_ratelimit_take(self->gen->host->ratelimit, bucket, key, per_minute, burst,
+                             (double)now.tv_sec + now.tv_nsec / 1e9, retry_after_s);
+}
+
 /* ---- the table ------------------------------------------------------------------------------ */
 
 const mq_api mq_host_api = {
@@ -613,4 +624,5 @@ const mq_api mq_host_api = {
     .hmac_sha256_hex = api_hmac_sha256_hex,
     .secure_equal = mq_secure_equal,
     .random_hex = api_random_hex,
+    .rate_check = api_rate_check,
 };

@@ -241,6 +241,12 @@ mq_gen *mq_gen_build(mq_host *h, const char **reason, char *err, size_t errlen)
         snprintf(err, errlen, "%s", cerr);
         goto fail;
     }
+    if (mq_cidr_list_parse(mq_config_get(g->cfg, "TRUSTED_PROXIES"), &g->proxies, cerr,
+                           sizeof cerr) != 0) {
+        *reason = "env";
+        snprintf(err, errlen, "TRUSTED_PROXIES: %s", cerr);
+        goto fail;
+    }
 
     /* Resolve the link once per reload: everything below uses this path, so
      * an operator flipping `current` mid-load cannot mix two releases. */
@@ -480,6 +486,7 @@ void mq_gen_destroy(mq_gen *g)
     }
     free(g->plugins);
     mq_config_free(g->cfg);
+    mq_cidr_list_free(&g->proxies);
     free(g->release_id);
     free(g->release_path);
     h->live_gens--;

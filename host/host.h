@@ -22,8 +22,10 @@
 
 #include "config.h"
 #include "metrics.h"
+#include "netaddr.h"
 #include "mq_plugin.h"
 #include "paths.h"
+#include "ratelimit.h"
 #include "router.h"
 #include "store.h"
 
@@ -132,7 +134,8 @@ struct mq_gen {
     mq_req *suspended;
     struct event *drain_timer;
     struct event *finalize_ev;
-    char conflict[256]; /* first route conflict seen during init */
+    mq_cidr_list proxies; /* TRUSTED_PROXIES of this generation's .env */
+    char conflict[256];   /* first route conflict seen during init */
     mq_gen *next_retired;
 };
 
@@ -189,6 +192,8 @@ struct mq_host {
     struct mq_http_transfer *transfers;
     long transfers_running;
     long http_timeout_ms, http_connect_timeout_ms;
+    mq_ratelimit *ratelimit;
+    struct event *ratelimit_sweep_ev;
     mq_registry *metrics;
     mq_metric *m_requests, *m_duration, *m_5xx, *m_reloads, *m_reload_failures,
         *m_generation, *m_gens_loaded, *m_plugin_info, *m_build_info, *m_rss, *m_fds,

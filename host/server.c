@@ -267,6 +267,9 @@ static void handle_metrics(mq_host *h, mq_req *r)
 
 /* ---- dispatch --------------------------------------------------------------------------- */
 
+/* The client's address: the peer, unless the peer is a trusted proxy; then
+ * X-Forwarded-For read from the right, skipping our own proxies (anything
+ * left of the first untrusted hop could be forged by the client). */
 static void set_client_ip(mq_req *r)
 {
     char *addr = NULL;
@@ -274,6 +277,28 @@ static void set_client_ip(mq_req *r)
     if (r->conn)
         evhttp_connection_get_peer(r->conn, &addr, &port);
     snprintf(r->ip, sizeof r->ip, "%s", addr ? addr : "-");
+    const mq_cidr_list *trusted = &r->gen->proxies;
+    if (!trusted->n || !mq_cidr_list_match(trusted, r->ip))
+        return;
+    const char *xff = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "X-Forwarded-For");
+    if (!xff)
+        return;
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", xff);
+    for (;;) {
+        char *comma = strrchr(buf, ',');
+        char *hop = comma ? comma + 1 : buf;
+        while (*hop == ' ' || *hop == '\t')
+            hop++;
+        hop[strcspn(hop, " \t")] = '\0';
+        size_t hl = strlen(hop);
+        if (hl >= sizeof r->ip || !mq_ip_valid(hop))
+            return; /* garbage: keep the last address we could trust */
+        memcpy(r->ip, hop, hl + 1);
+        if (!comma || !mq_cidr_list_match(trusted, hop))
+            return;
+        *comma = '\0';
+    }
 }
 
 static void on_request(struct evhttp_request *ev, void *arg)
@@ -680,6 +705,14 @@ static int open_store(mq_host *h, const mq_config *cfg)
     return h->backup_root && h->backup_status ? 0 : -1;
 }
 
+static void ratelimit_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+    mq_host *h = arg;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    mq_ratelimit_sweep(h->ratelimit, (double)now.tv_sec + now.tv_nsec / 1e9);
+}
+
 static void host_cleanup(mq_host *h)
 {
     mq_backup_jobs_cleanup(h);
@@ -722,6 +755,9 @@ static void host_cleanup(mq_host *h)
     free(h->backup_root);
     free(h->backup_status);
     free(h->access_path);
+    if (h->ratelimit_sweep_ev)
+        event_free(h->ratelimit_sweep_ev);
+    mq_ratelimit_free(h->ratelimit);
     mq_registry_free(h->metrics);
     if (h->base)
         event_base_free(h->base);
@@ -762,8 +798,12 @@ int mq_cmd_serve(int argc, char **argv, const char *env_path, mq_config *cfg)
         event_config_free(ecfg);
     }
     if (!h->base || !(h->metrics = mq_registry_new()) || register_host_metrics(h) != 0 ||
-        !(h->access_buf = evbuffer_new()) || mq_http_init(h) != 0)
+        !(h->access_buf = evbuffer_new()) || mq_http_init(h) != 0 ||
+        !(h->ratelimit = mq_ratelimit_new()) ||
+        !(h->ratelimit_sweep_ev = event_new(h->base, -1, EV_PERSIST, ratelimit_sweep_cb, h)))
         goto out;
+    struct timeval sweep_tv = {60, 0};
+    event_add(h->ratelimit_sweep_ev, &sweep_tv);
     if (open_access_log(h, cfg) != 0)
         goto out;
     /* Writes to a file past RLIMIT_FSIZE must fail (EFBIG), not kill us. */

@@ -191,3 +191,49 @@ class HttpClientTest(HostTestCase):
         self.assertEqual(h.get_json("/fx/equal?a=s3cret&b=s3creT")["equal"], 0)
         self.assertEqual(h.get_json("/fx/equal?a=s3cret&b=s3cre")["equal"], 0)
         self.assertEqual(h.get_json("/fx/equal?a=s3cret")["equal"], 0)
+
+
+class ClientIpAndRateLimitTest(HostTestCase):
+    def start(self, **env):
+        h = self.host(env=env or None)
+        h.publish("001-a", ["http_fx.so", "hello_v1.so"])
+        h.publish("002-b", ["http_fx.so", "hello_v2.so"])
+        h.set_current("001-a")
+        h.start()
+        return h
+
+    def ip(self, h, xff=None):
+        return h.get_json("/fx/ip", headers={"X-Forwarded-For": xff} if xff else None)["ip"]
+
+    def test_client_ip__untrusted_peer__forwarded_for_ignored(self):
+        h = self.start()
+        self.assertEqual(self.ip(h, "203.0.113.9"), "127.0.0.1")
+
+    def test_client_ip__trusted_proxy__rightmost_untrusted_hop(self):
+        h = self.start(TRUSTED_PROXIES="127.0.0.1, 10.0.0.0/8")
+        self.assertEqual(self.ip(h, "203.0.113.9"), "203.0.113.9")
+        # A client-forged entry on the left is not believed.
+        self.assertEqual(self.ip(h, "1.1.1.1, 203.0.113.9, 10.0.0.5"), "203.0.113.9")
+        self.assertEqual(self.ip(h, "garbage"), "127.0.0.1")
+        self.assertEqual(self.ip(h), "127.0.0.1")
+
+    def test_trusted_proxies__unparsable__reload_refused(self):
+        h = self.start()
+        h.set_env(TRUSTED_PROXIES="10.0.0.0/99")
+        st = h.reload(expect_ok=False)
+        self.assertEqual(st["reason"], "env")
+        self.assertIn("10.0.0.0/99", st["message"])
+
+    def test_rate_limit__burst_spent__429_retry_after_and_kept_across_reload(self):
+        h = self.start(TRUSTED_PROXIES="127.0.0.1")
+        me = {"X-Forwarded-For": "198.51.100.7"}
+        self.assertEqual(h.get("/fx/limited", headers=me).status, 200)
+        self.assertEqual(h.get("/fx/limited", headers=me).status, 200)
+        r = h.get("/fx/limited", headers=me)
+        self.assertEqual(r.status, 429)
+        self.assertGreaterEqual(int(r.headers["Retry-After"]), 1)
+        # The buckets belong to the host: a reload does not refill them.
+        h.switch("002-b")
+        self.assertEqual(h.get("/fx/limited", headers=me).status, 429)
+        # Another client is not affected.
+        self.assertEqual(h.get("/fx/limited", headers={"X-Forwarded-For": "198.51.100.8"}).status, 200)
