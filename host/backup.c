@@ -513,6 +513,10 @@ static int parse_manifest(json_object *root, mq_backup_manifest *m, char *err, s
         m_str(root, "host_version", "", &m->host_version, err, errlen) != 0 ||
         m_str(root, "host_commit", "", &m->host_commit, err, errlen) != 0)
         return -1;
+    json_object *lim;
+    if (json_object_object_get_ex(root, "max_record_bytes", &lim) &&
+        json_object_is_type(lim, json_type_int) && json_object_get_int64(lim) > 0)
+        m->max_record_bytes = (uint64_t)json_object_get_int64(lim);
     json_object *files;
     if (!json_object_object_get_ex(root, "files", &files) ||
         !json_object_is_type(files, json_type_array)) {
@@ -650,8 +654,9 @@ static int add_amounts_json(json_object *root, const char *key, json_object *src
 }
 
 /* The MANIFEST text for a backup called `name`. */
-static char *manifest_text(const char *name, time_t created, const mq_backup_file *files,
-                           size_t nfiles, json_object *summary, char *err, size_t errlen)
+static char *manifest_text(const char *name, time_t created, size_t max_record,
+                           const mq_backup_file *files, size_t nfiles, json_object *summary,
+                           char *err, size_t errlen)
 {
     char iso[32];
     iso8601_utc(created, iso, sizeof iso);
@@ -665,6 +670,9 @@ static char *manifest_text(const char *name, time_t created, const mq_backup_fil
         json_object_object_add(root, "created_unix", json_object_new_int64((int64_t)created));
         json_object_object_add(root, "host_version", json_object_new_string(MQ_VERSION));
         json_object_object_add(root, "host_commit", json_object_new_string(MQ_COMMIT));
+        if (max_record)
+            json_object_object_add(root, "max_record_bytes",
+                                   json_object_new_int64((int64_t)max_record));
         for (size_t i = 0; i < nfiles; i++) {
             const mq_backup_file *f = &files[i];
             json_object *o = json_object_new_object();
@@ -799,13 +807,13 @@ static int money_compare(const money *want, const char *want_label, const money 
 /* The copy in `dir` as the real loader reads it: per file, the records and
  * keys it indexes (after checking it kept every byte), and the money. A
  * copy is opened without a sync thread: nothing is appended to it. */
-static int load_copy(const char *dir, const line_len *ll, mq_backup_file *files, size_t nfiles,
+static int load_copy(const char *dir, size_t max_record, mq_backup_file *files, size_t nfiles,
                      money *mo, char *err, size_t errlen)
 {
     mq_store_opts opts;
     memset(&opts, 0, sizeof opts);
     opts.no_sync_thread = 1;
-    opts.max_record_bytes = record_limit(ll);
+    opts.max_record_bytes = max_record;
     char why[512];
     mq_store_coll_stats *st = NULL;
     size_t nst = 0;
@@ -1187,7 +1195,10 @@ int mq_backup_create(const char *root, const mq_store_snap_file *snap, size_t ns
      * revenue and order states must be those the store had at that
      * instant (the summary). */
     char why[1024];
-    if (load_copy(tmpdir, &ll, files, nsnap, &copy_money, why, sizeof why) != 0) {
+    /* Read the copy with the live store's own record limit: a line it
+     * skipped as too long must be skipped in the copy too. */
+    size_t limit = nsnap && snap[0].max_record_bytes ? snap[0].max_record_bytes : record_limit(&ll);
+    if (load_copy(tmpdir, limit, files, nsnap, &copy_money, why, sizeof why) != 0) {
         mq_set_err(err, errlen, "backup failed: %s", why);
         goto out;
     }
@@ -1211,7 +1222,7 @@ int mq_backup_create(const char *root, const mq_store_snap_file *snap, size_t ns
             goto out;
         }
         free(text);
-        if (!(text = manifest_text(cand, created, files, nsnap, summary, err, errlen)) ||
+        if (!(text = manifest_text(cand, created, limit, files, nsnap, summary, err, errlen)) ||
             write_file_atomic(tmpfd, tmpdir, MANIFEST_NAME, text, err, errlen) != 0)
             goto out;
         int r = renameat2(AT_FDCWD, tmpdir, rootfd, cand, RENAME_NOREPLACE);
@@ -1441,7 +1452,8 @@ static int check_backup(const char *backup_dir, int bfd, const mq_backup_manifes
     }
     for (size_t i = 0; i < m->nfiles; i++)
         loaded[i] = m->files[i]; /* borrowed names; counts overwritten */
-    if (load_copy(tmp, &ll, loaded, m->nfiles, &got, err, errlen) != 0)
+    size_t limit = m->max_record_bytes ? (size_t)m->max_record_bytes : record_limit(&ll);
+    if (load_copy(tmp, limit, loaded, m->nfiles, &got, err, errlen) != 0)
         goto out;
     uint64_t total = 0;
     for (size_t i = 0; i < m->nfiles; i++) {

@@ -88,6 +88,7 @@ typedef struct mq_backup_manifest {
     int64_t created_unix;
     char *host_version;
     char *host_commit;
+    uint64_t max_record_bytes; /* the store's record limit at the cut; 0 if unrecorded */
     mq_backup_file *files;
     size_t nfiles;
     mq_backup_amount *revenue; /* sorted by name */

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <glob.h>
 #include <limits.h>
 #include <pthread.h>
@@ -74,8 +75,19 @@ static void rotate_access_log(mq_host *h, int keep)
     struct tm tm;
     localtime_r(&now, &tm);
     strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-    snprintf(rotated, sizeof rotated, "%s.%s", h->access_path, stamp);
-    if (rename(h->access_path, rotated) != 0) {
+    /* Never over an earlier rotation of the same second: two backups in one
+     * second would otherwise lose the first file's lines. */
+    int rc = -1;
+    for (int n = 1; n < 100 && rc != 0; n++) {
+        if (n == 1)
+            snprintf(rotated, sizeof rotated, "%s.%s", h->access_path, stamp);
+        else
+            snprintf(rotated, sizeof rotated, "%s.%s-%d", h->access_path, stamp, n);
+        rc = renameat2(AT_FDCWD, h->access_path, AT_FDCWD, rotated, RENAME_NOREPLACE);
+        if (rc != 0 && errno != EEXIST)
+            break;
+    }
+    if (rc != 0) {
         mq_log(MQ_L_ERROR, "rotate \"%s\" failed: %s", h->access_path, strerror(errno));
         return;
     }

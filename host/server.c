@@ -713,8 +713,24 @@ static void ratelimit_sweep_cb(evutil_socket_t fd, short what, void *arg)
     mq_ratelimit_sweep(h->ratelimit, (double)now.tv_sec + now.tv_nsec / 1e9);
 }
 
+/* The signals the host handles. Blocked from before the pid file exists
+ * until their handlers are installed, and again from the start of cleanup,
+ * so `mindquiz reload` or `backup` aimed at a host that is still starting
+ * (or stopping) waits or is dropped instead of killing it. */
+static void block_host_signals(int how)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigprocmask(how, &set, NULL);
+}
+
 static void host_cleanup(mq_host *h)
 {
+    block_host_signals(SIG_BLOCK);
     mq_backup_jobs_cleanup(h);
     mq_http_cleanup(h); /* before the generations: transfers hold references */
     mq_req_drop_waiting(h);
@@ -779,6 +795,7 @@ int mq_cmd_serve(int argc, char **argv, const char *env_path, mq_config *cfg)
     mq_host *h = &host;
     int rc = 1;
     signal(SIGPIPE, SIG_IGN);
+    block_host_signals(SIG_BLOCK);
     if (!(h->env_path = strdup(env_path)) || mq_paths_init(&h->paths, cfg) != 0)
         goto out;
     warn_env_permissions(env_path);
@@ -865,6 +882,10 @@ int mq_cmd_serve(int argc, char **argv, const char *env_path, mq_config *cfg)
     evsignal_add(h->sig_int, NULL);
     struct timeval flush_tv = {0, 250000};
     event_add(h->access_flush_ev, &flush_tv);
+    if (!h->metrics_token || !*h->metrics_token)
+        mq_log(MQ_L_WARN, "METRICS_TOKEN is not set: /metrics answers 403 until it is "
+                          "(set it in \"%s\" and run mindquiz reload)", env_path);
+    block_host_signals(SIG_UNBLOCK); /* signals sent meanwhile are handled now */
 
     mq_log(MQ_L_INFO, "listening on http://%s (release \"%s\", generation %llu, %zu plugins)",
            h->paths.listen, g->release_id ? g->release_id : "-", (unsigned long long)g->id,

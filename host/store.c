@@ -1518,6 +1518,7 @@ int mq_store_snapshot(mq_store *s, mq_store_snap_file **out, size_t *n)
         f[i].collection = strdup(c->name);
         f[i].path = strdup(c->path);
         f[i].bytes = c->size; /* whole lines: a failed append is truncated away */
+        f[i].max_record_bytes = s->max_record;
         if (!f[i].collection || !f[i].path) {
             mq_store_snap_free(f, i + 1);
             return MQ_ENOMEM;

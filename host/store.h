@@ -111,6 +111,8 @@ typedef struct mq_store_snap_file {
     char *collection;
     char *path;     /* absolute */
     uint64_t bytes; /* prefix of whole, synced lines to copy */
+    size_t max_record_bytes; /* the store's limit: read a copy with the same
+                              * limit, or it would count lines the store skips */
 } mq_store_snap_file;
 
 /* A consistent cut: for each collection, the length of its file at this

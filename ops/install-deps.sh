@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config binutils curl ca-certificates python3
       libevent-dev libjson-c-dev libcurl4-openssl-dev libssl-dev libcmocka-dev
-      wrk prometheus)
+      wrk prometheus strace)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -477,6 +477,12 @@ class Host:
         _assert_no_sanitizer_report(text, path)
         return rc, text
 
+    def wait_started(self, timeout=20):
+        """After start(wait_healthy=False): wait until GET /api/health is 200
+        (fails at once if the process exits)."""
+        self.wait(self._healthy, timeout, "GET /api/health == 200 after start")
+        return self
+
     def _healthy(self):
         if self.proc.poll() is not None:
             raise AssertionError(f"host exited with {self.proc.returncode} during start:\n"
@@ -792,6 +798,24 @@ def _tail(path, n):
             return "".join(f.readlines()[-n:])
     except OSError:
         return ""
+
+
+def mount_small_tmpfs(test, path, size):
+    """Mount a tmpfs of `size` bytes on path (created): a small disk that
+    fills up. Skips the test when this process may not mount (not root, no
+    CAP_SYS_ADMIN); unmounts (lazily) at cleanup."""
+    os.makedirs(path, exist_ok=True)
+    try:
+        p = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs",
+                            path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    except OSError as e:
+        test.skipTest(f"cannot run mount: {e}")
+    if p.returncode != 0:
+        test.skipTest("cannot mount a tmpfs here (needs root / CAP_SYS_ADMIN): "
+                      + p.stdout.decode("utf-8", "replace").strip())
+    test.addCleanup(subprocess.run, ["umount", "-l", path], stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL)
+    return path
 
 
 def _fsize_limiter(limit):
