@@ -136,6 +136,8 @@ int mq_payments_config_load(pay_config *cfg, pay_config_get_fn get, void *ud)
     cfg->reconcile_ms =
         number(cfg, get, ud, "PAY_RECONCILE_INTERVAL_MS", PAY_RECONCILE_DEFAULT_MS, 100, 600000);
     cfg->return_wait_ms = number(cfg, get, ud, "PAY_RETURN_WAIT_MS", PAY_WAIT_DEFAULT_MS, 0, 60000);
+    cfg->ready_per_minute = (uint32_t)number(cfg, get, ud, "PAY_READY_PER_MINUTE", 20, 1, 100000);
+    cfg->ready_burst = (uint32_t)number(cfg, get, ud, "PAY_READY_BURST", 10, 1, 100000);
 
     if (oom) {
         mq_payments_config_cleanup(cfg);

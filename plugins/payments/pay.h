@@ -101,6 +101,8 @@ typedef struct pay_config {
     uint32_t timeout_ms;         /* PAY_TIMEOUT_MS, default 10000 */
     uint64_t reconcile_ms;       /* PAY_RECONCILE_INTERVAL_MS, default 5000 */
     uint64_t return_wait_ms;     /* PAY_RETURN_WAIT_MS, default 5000 */
+    uint32_t ready_per_minute;   /* PAY_READY_PER_MINUTE per client IP, default 20 */
+    uint32_t ready_burst;        /* PAY_READY_BURST, default 10 */
 
     /* Why a provider cannot be used ("" when it can): shown in logs. */
     char kakao_problem[160];

@@ -31,6 +31,17 @@
 static void on_ready(mq_req *req, void *ud)
 {
     pay_state *st = ud;
+    /* Per client IP, host-owned buckets: a reload does not reset them. */
+    int retry = 0;
+    if (!st->api->rate_check(st->self, "pay_ready", st->api->req_client_ip(req),
+                             st->cfg.ready_per_minute, st->cfg.ready_burst, &retry)) {
+        char secs[16];
+        snprintf(secs, sizeof secs, "%d", retry);
+        st->api->resp_header(req, "Retry-After", secs);
+        st->api->resp_error(req, 429, "rate_limited",
+                            "결제 요청이 너무 많습니다. 잠시 후 다시 시도해 주세요.");
+        return;
+    }
     size_t len = 0;
     const char *body = st->api->req_body(req, &len);
     pay_ready_input in;
@@ -145,8 +156,8 @@ static void payments_fini(void *state)
 static int payments_init(const mq_api *api, mq_plugin *self, void **state)
 {
     if (api->abi_major != MQ_ABI_MAJOR ||
-        api->size < offsetof(mq_api, random_hex) + sizeof api->random_hex)
-        return MQ_EABI; /* needs the store and outbound HTTP of ABI 1.3 */
+        api->size < offsetof(mq_api, rate_check) + sizeof api->rate_check)
+        return MQ_EABI; /* needs the store, outbound HTTP and rate limits of ABI 1.4 */
     pay_state *st = calloc(1, sizeof *st);
     if (!st)
         return MQ_ENOMEM;

@@ -134,6 +134,8 @@ static int f_resp_header(mq_req *r, const char *name, const char *value)
 {
     if (strcasecmp(name, "Location") == 0)
         snprintf(r->location, sizeof r->location, "%s", value);
+    if (strcasecmp(name, "Retry-After") == 0)
+        snprintf(r->retry_after, sizeof r->retry_after, "%s", value);
     return MQ_OK;
 }
 
@@ -591,6 +593,16 @@ static int f_secure_equal(const char *a, const char *b)
     return a && b && !strcmp(a, b);
 }
 
+static int f_rate_check(mq_plugin *self, const char *bucket, const char *key, double per_minute,
+                        double burst, int *retry_after_s)
+{
+    if (!fake.rate_limited)
+        return 1;
+    if (retry_after_s)
+        *retry_after_s = 7;
+    return 0;
+}
+
 static int f_random_hex(char *out, size_t nbytes)
 {
     /* Deterministic and distinct per call. */
@@ -678,5 +690,6 @@ void fake_reset(void)
         .hmac_sha256_hex = f_hmac,
         .secure_equal = f_secure_equal,
         .random_hex = f_random_hex,
+        .rate_check = f_rate_check,
     };
 }

@@ -27,6 +27,7 @@ struct mq_req {
     int answered; /* resp_send/resp_error calls (must end up 1) */
     int status;
     char location[512];
+    char retry_after[16];
     char *resp_body;
     int durable_appends; /* durable store appends made with this request */
 };
@@ -104,6 +105,7 @@ typedef struct fake_env {
     char *logs[4 * FAKE_MAX];
     size_t nlogs;
     unsigned random_counter;
+    int rate_limited; /* rate_check answers "limited" (retry after 7 s) */
 } fake_env;
 
 /* The one fake of this process. fake_reset() frees what the last test left. */

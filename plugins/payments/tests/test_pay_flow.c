@@ -368,6 +368,20 @@ static void ready__disabled__503_and_no_order(void **state)
     fake_req_free(r);
 }
 
+static void ready__client_over_its_limit__429_retry_after_and_no_order(void **state)
+{
+    ctx *c = *state;
+    assert_int_equal(init_plugin(c), MQ_OK);
+    fake.rate_limited = 1;
+    mq_req *r = post_ready("{\"provider\":\"kakao\",\"resultId\":\"r1\"}", NULL);
+    assert_int_equal(r->status, 429);
+    assert_string_equal(r->retry_after, "7");
+    assert_non_null(strstr(r->resp_body, "\"code\":\"rate_limited\""));
+    assert_int_equal(fake.ncalls, 0);
+    assert_int_equal(fake_store_count("orders"), 0);
+    fake_req_free(r);
+}
+
 static void ready__bad_bodies__400_with_codes(void **state)
 {
     struct {
@@ -1135,6 +1149,7 @@ int main(void)
         T(ready__kakao__order_ready_and_redirect),
         T(ready__mobile_browser__mobile_redirect),
         T0(ready__disabled__503_and_no_order),
+        T0(ready__client_over_its_limit__429_retry_after_and_no_order),
         T(ready__bad_bodies__400_with_codes),
         T(ready__gateway_errors__502_and_failed_with_reason),
         T(approve__kakao__approved_exactly_once),
