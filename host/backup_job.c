@@ -29,6 +29,7 @@
 #include "backup_job.h"
 #include "host.h"
 #include "log.h"
+#include "notify.h"
 
 struct mq_backup_job {
     mq_host *h;
@@ -200,6 +201,9 @@ static void backup_done_cb(evutil_socket_t fd, short what, void *arg)
                (long long)(us / 1000));
     } else {
         mq_log(MQ_L_ERROR, "backup failed: %s", j->err);
+        char notice[700];
+        snprintf(notice, sizeof notice, ":rotating_light: backup failed (백업 실패): %s", j->err);
+        mq_notify(h, notice);
     }
     write_status(h, j, us);
     job_free(j);

@@ -224,6 +224,8 @@ static void backup_usage(FILE *f)
                "  newest BACKUP_KEEP (default 14). A running host takes it itself.\n");
 }
 
+static void alert_slack(const char *url, const char *what, const char *detail);
+
 int mq_cmd_backup(int argc, char **argv, const char *env_path, mq_config *cfg)
 {
     (void)env_path;
@@ -276,6 +278,12 @@ int mq_cmd_backup(int argc, char **argv, const char *env_path, mq_config *cfg)
         status = backup_via_host(&paths, pid, root, timeout);
     else
         status = backup_in_process(&paths, root, (int)keep);
+    /* A backup the running host took failed: the host has posted it. One
+     * taken here failing is ours to report. */
+    const char *webhook = mq_config_get(cfg, "SLACK_WEBHOOK_URL");
+    if (status != 0 && hs != MQ_HOST_RUNNING && webhook && *webhook)
+        alert_slack(webhook, "backup FAILED (백업 실패)",
+                    "mindquiz backup could not write a backup; see its output on the server");
     mq_paths_cleanup(&paths);
     free(root);
     return status;
@@ -291,18 +299,16 @@ static size_t discard(char *ptr, size_t size, size_t nmemb, void *ud)
     return size * nmemb;
 }
 
-/* Post the failure to a Slack incoming webhook. The URL is a secret: only
- * libcurl's generic error text or the HTTP status is ever printed. */
-static void alert_slack(const char *url, const char *backup, const char *reason)
+/* Post a failure to a Slack incoming webhook: ":rotating_light: MindQuiz
+ * <what> on <host>: <detail>". The URL is a secret: only libcurl's generic
+ * error text or the HTTP status is ever printed. */
+static void alert_slack(const char *url, const char *what, const char *detail)
 {
     char host[256] = "?", *text = NULL;
     if (gethostname(host, sizeof host) != 0)
         snprintf(host, sizeof host, "?");
     host[sizeof host - 1] = '\0';
-    if (asprintf(
-            &text,
-            ":rotating_light: MindQuiz restore-check FAILED (백업 복원 점검 실패) on %s: %s: %s",
-            host, backup, reason) < 0)
+    if (asprintf(&text, ":rotating_light: MindQuiz %s on %s: %s", what, host, detail) < 0)
         text = NULL;
     json_object *o = text ? json_object_new_object() : NULL;
     const char *body = NULL;
@@ -461,8 +467,13 @@ int mq_cmd_restore_check(int argc, char **argv, const char *env_path, mq_config 
         }
     }
     fflush(stdout);
-    if (status != 0 && webhook)
-        alert_slack(webhook, label, reason);
+    if (status != 0 && webhook) {
+        char *detail = NULL;
+        if (asprintf(&detail, "%s: %s", label, reason) < 0)
+            detail = NULL;
+        alert_slack(webhook, "restore-check FAILED (백업 복원 점검 실패)", detail ? detail : reason);
+        free(detail);
+    }
     free(dir);
     free(root);
     return status;

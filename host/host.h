@@ -198,7 +198,7 @@ struct mq_host {
     mq_metric *m_requests, *m_duration, *m_5xx, *m_reloads, *m_reload_failures,
         *m_generation, *m_gens_loaded, *m_plugin_info, *m_build_info, *m_rss, *m_fds,
         *m_start_time, *m_inflight, *m_drain_forced, *m_store_corrupt, *m_store_records,
-        *m_store_sync_failures, *m_last_backup, *m_backups;
+        *m_store_sync_failures, *m_last_backup, *m_backups, *m_notices;
 };
 
 /* The function table handed to every plugin (api.c). */

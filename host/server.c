@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -32,6 +33,7 @@
 #include "host.h"
 #include "http_client.h"
 #include "log.h"
+#include "notify.h"
 #include "util.h"
 
 /* ---- small helpers ------------------------------------------------------------ */
@@ -398,6 +400,14 @@ static void write_reload_status(mq_host *h, int64_t started_ns, int ok, const ch
     json_object_put(o);
 }
 
+/* PAYMENTS_ENABLED as the payments plugin reads it: on unless 0/false/no/off. */
+static int payments_enabled(const mq_config *cfg)
+{
+    const char *v = mq_config_get_or(cfg, "PAYMENTS_ENABLED", "1");
+    return !(strcmp(v, "0") == 0 || strcasecmp(v, "false") == 0 || strcasecmp(v, "no") == 0 ||
+             strcasecmp(v, "off") == 0);
+}
+
 static void do_reload(mq_host *h)
 {
     int64_t started = realtime_ns();
@@ -405,6 +415,7 @@ static void do_reload(mq_host *h)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     const char *reason = "runtime";
     char err[1024] = "";
+    int was_enabled = payments_enabled(h->current->cfg);
     mq_gen *g = mq_gen_build(h, &reason, err, sizeof err);
     if (g) {
         mq_gen_activate(h, g);
@@ -412,12 +423,23 @@ static void do_reload(mq_host *h)
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     int64_t us = (t1.tv_sec - t0.tv_sec) * 1000000LL + (t1.tv_nsec - t0.tv_nsec) / 1000;
+    char notice[1400];
     if (g) {
         const char *lv[] = {"ok"};
         mq_metric_add(h->m_reloads, lv, 1);
         mq_log(MQ_L_INFO, "reload: generation %llu serves release \"%s\" (%zu plugins, %lld us)",
                (unsigned long long)g->id, g->release_id ? g->release_id : "-", g->nplugins,
                (long long)us);
+        int enabled = payments_enabled(g->cfg);
+        if (enabled != was_enabled) {
+            snprintf(notice, sizeof notice,
+                     enabled ? "결제 킬스위치 OFF: payments enabled again (PAYMENTS_ENABLED=1), "
+                               "release %s"
+                             : "결제 킬스위치 ON: payments disabled (PAYMENTS_ENABLED=0); pages "
+                               "and shares keep working, release %s",
+                     g->release_id ? g->release_id : "-");
+            mq_notify(h, notice);
+        }
     } else {
         const char *lv[] = {"failed"};
         const char *rv[] = {reason};
@@ -425,6 +447,11 @@ static void do_reload(mq_host *h)
         mq_metric_add(h->m_reload_failures, rv, 1);
         mq_log(MQ_L_ERROR, "reload refused (%s): %s; generation %llu keeps serving", reason, err,
                (unsigned long long)h->current->id);
+        snprintf(notice, sizeof notice,
+                 ":warning: reload refused (%s): %s -- release %s (generation %llu) keeps serving",
+                 reason, err, h->current->release_id ? h->current->release_id : "-",
+                 (unsigned long long)h->current->id);
+        mq_notify(h, notice);
     }
     write_reload_status(h, started, g != NULL, g ? "" : reason, g ? "" : err, us);
 }
@@ -523,6 +550,7 @@ static int register_host_metrics(mq_host *h)
         {&h->m_store_sync_failures, MQ_COUNTER, "mq_store_sync_failures_total", "Failed fdatasync calls of the store (it then refuses durable writes).", NULL},
         {&h->m_last_backup, MQ_GAUGE, "mq_last_backup_timestamp", "Time of the last successful backup (Unix seconds).", NULL},
         {&h->m_backups, MQ_COUNTER, "mq_backups_total", "Backups taken, by result.", result},
+        {&h->m_notices, MQ_COUNTER, "mq_notices_total", "Notices posted to SLACK_WEBHOOK_URL, by result.", result},
     };
     char err[256];
     for (size_t i = 0; i < sizeof defs / sizeof *defs; i++) {
@@ -549,6 +577,7 @@ static int register_host_metrics(mq_host *h)
     for (int i = 0; i < 2; i++) {
         const char *bv2[] = {i ? "failed" : "ok"};
         mq_metric_add(h->m_backups, bv2, 0);
+        mq_metric_add(h->m_notices, bv2, 0);
     }
     mq_metric_set(h->m_last_backup, NULL, 0);
     return 0;
