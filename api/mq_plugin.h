@@ -29,6 +29,8 @@
  *        hmac_sha256_hex, secure_equal, random_hex appended.
  *   1.4  host table: rate_check appended. req_client_ip now honours
  *        X-Forwarded-For when the peer is in TRUSTED_PROXIES.
+ *   1.5  host table: host_status_json, backup_now, restore_check_now,
+ *        ip_in_cidrs appended (for the admin plugin).
  */
 #ifndef MQ_PLUGIN_H
 #define MQ_PLUGIN_H
@@ -41,7 +43,7 @@ extern "C" {
 #endif
 
 #define MQ_ABI_MAJOR 1
-#define MQ_ABI_MINOR 4
+#define MQ_ABI_MINOR 5
 
 /* The one symbol a plugin exports. */
 #define MQ_PLUGIN_SYMBOL "mq_plugin_descriptor"
@@ -294,6 +296,26 @@ typedef struct mq_api {
      * is back (at least 1), for a Retry-After header. */
     int (*rate_check)(mq_plugin *self, const char *bucket, const char *key, double per_minute,
                       double burst, int *retry_after_s);
+
+    /* -- operations (since 1.5) ------------------------------------------------ */
+
+    /* The host's state as JSON (caller frees with free()): version, commit,
+     * started_unix, uptime_s, release, generation, plugins [{name,version}],
+     * reloads (newest first: time_unix, ok, reason, message, generation,
+     * release, duration_us), inflight, store {failed, collections [{name,
+     * records, keys, bytes, corrupt}]}, data_files [{name, bytes,
+     * mtime_unix}], last_backup_unix, job_running. No secrets. */
+    char *(*host_status_json)(mq_plugin *self);
+    /* Start a backup now (off the loop). MQ_OK; it shows up in backups_json
+     * when done. */
+    int (*backup_now)(mq_plugin *self);
+    /* Start a restore check of backup `name` (off the loop); its result
+     * shows in backups_json (check, check_message). MQ_OK, MQ_EINVAL,
+     * MQ_ENOENT, or MQ_ESTATE while a backup or check runs. */
+    int (*restore_check_now)(mq_plugin *self, const char *name);
+    /* 1 when `ip` is inside one of `cidrs` ("10.0.0.0/8, ::1"), 0 when not,
+     * MQ_EINVAL when the list does not parse. */
+    int (*ip_in_cidrs)(mq_plugin *self, const char *cidrs, const char *ip);
 } mq_api;
 
 /* ------------------------------------------------------------------------ */

@@ -21,6 +21,7 @@
 #include <openssl/sha.h>
 
 #include "backup.h"
+#include "backup_job.h"
 #include "host.h"
 #include "http_client.h"
 #include "log.h"
@@ -581,6 +582,36 @@ static int api_rate_check(mq_plugin *self, const char *bucket, const char *key,
                              (double)now.tv_sec + now.tv_nsec / 1e9, retry_after_s);
 }
 
+/* ---- operations ------------------------------------------------------------------------------- */
+
+static char *api_host_status_json(mq_plugin *self)
+{
+    return self ? mq_host_status_json(self->gen->host) : NULL;
+}
+
+static int api_backup_now(mq_plugin *self)
+{
+    if (!self)
+        return MQ_EINVAL;
+    return mq_backup_start(self->gen->host, "asked by a plugin") == 0 ? MQ_OK : MQ_ENOMEM;
+}
+
+static int api_restore_check_now(mq_plugin *self, const char *name)
+{
+    return self ? mq_restore_check_start(self->gen->host, name) : MQ_EINVAL;
+}
+
+static int api_ip_in_cidrs(mq_plugin *self, const char *cidrs, const char *ip)
+{
+    mq_cidr_list l;
+    char err[160];
+    if (mq_cidr_list_parse(cidrs, &l, err, sizeof err) != 0)
+        return MQ_EINVAL;
+    int in = mq_cidr_list_match(&l, ip);
+    mq_cidr_list_free(&l);
+    return in;
+}
+
 /* ---- the table ------------------------------------------------------------------------------ */
 
 const mq_api mq_host_api = {
@@ -625,4 +656,8 @@ const mq_api mq_host_api = {
     .secure_equal = mq_secure_equal,
     .random_hex = api_random_hex,
     .rate_check = api_rate_check,
+    .host_status_json = api_host_status_json,
+    .backup_now = api_backup_now,
+    .restore_check_now = api_restore_check_now,
+    .ip_in_cidrs = api_ip_in_cidrs,
 };

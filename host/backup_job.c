@@ -33,6 +33,8 @@
 
 struct mq_backup_job {
     mq_host *h;
+    int check;                /* a restore check of check_dir, not a backup */
+    char check_dir[PATH_MAX];
     pthread_t thread;
     mq_store_snap_file *snap;
     size_t nsnap;
@@ -115,8 +117,11 @@ static void rotate_access_log(mq_host *h, int keep)
 static void *job_main(void *arg)
 {
     mq_backup_job *j = arg;
-    j->rc = mq_backup_create(j->h->backup_root, j->snap, j->nsnap, j->summary, j->keep,
-                             j->name, sizeof j->name, j->err, sizeof j->err);
+    if (j->check)
+        j->rc = mq_backup_restore_check(j->check_dir, j->err, sizeof j->err);
+    else
+        j->rc = mq_backup_create(j->h->backup_root, j->snap, j->nsnap, j->summary, j->keep,
+                                 j->name, sizeof j->name, j->err, sizeof j->err);
     uint64_t one = 1;
     if (write(j->h->backup_efd, &one, sizeof one) != sizeof one)
         mq_log(MQ_L_ERROR, "backup: notify the loop failed: %s", strerror(errno));
@@ -194,6 +199,22 @@ static void backup_done_cb(evutil_socket_t fd, short what, void *arg)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     int64_t us = (t1.tv_sec - j->t0.tv_sec) * 1000000LL + (t1.tv_nsec - j->t0.tv_nsec) / 1000;
     const char *lv[] = {j->rc == 0 ? "ok" : "failed"};
+    if (j->check) {
+        mq_metric_add(h->m_restore_checks, lv, 1);
+        if (j->rc == 0) {
+            mq_log(MQ_L_INFO, "restore-check of backup %s: OK (%lld ms)", j->name,
+                   (long long)(us / 1000));
+        } else {
+            mq_log(MQ_L_ERROR, "restore-check of backup %s failed: %s", j->name, j->err);
+            char notice[800];
+            snprintf(notice, sizeof notice,
+                     ":rotating_light: restore-check FAILED (백업 복원 점검 실패): %s: %s", j->name,
+                     j->err);
+            mq_notify(h, notice);
+        }
+        job_free(j);
+        return;
+    }
     mq_metric_add(h->m_backups, lv, 1);
     if (j->rc == 0) {
         mq_metric_set(h->m_last_backup, NULL, (double)time(NULL));
@@ -212,6 +233,36 @@ static void backup_done_cb(evutil_socket_t fd, short what, void *arg)
         mq_backup_start(h, "requested while the previous one ran");
     }
 }
+
+int mq_restore_check_start(mq_host *h, const char *name)
+{
+    if (!name || !mq_backup_name_valid(name))
+        return MQ_EINVAL;
+    if (h->backup_job)
+        return MQ_ESTATE; /* one backup or check at a time */
+    mq_backup_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return MQ_ENOMEM;
+    j->h = h;
+    j->check = 1;
+    j->started_ns = realtime_ns();
+    clock_gettime(CLOCK_MONOTONIC, &j->t0);
+    snprintf(j->name, sizeof j->name, "%s", name);
+    snprintf(j->check_dir, sizeof j->check_dir, "%s/%s", h->backup_root, name);
+    if (access(j->check_dir, F_OK) != 0) {
+        free(j);
+        return MQ_ENOENT;
+    }
+    if (pthread_create(&j->thread, NULL, job_main, j) != 0) {
+        free(j);
+        return MQ_ENOMEM;
+    }
+    mq_log(MQ_L_INFO, "restore-check of backup %s started", name);
+    h->backup_job = j;
+    return MQ_OK;
+}
+
+int mq_backup_job_running(mq_host *h) { return h->backup_job != NULL; }
 
 /* ---- schedule -------------------------------------------------------------------- */
 

@@ -12,6 +12,13 @@ int mq_backup_jobs_init(mq_host *h);
 void mq_backup_jobs_cleanup(mq_host *h);
 /* Start a backup now (or right after the running one). Returns 0 or -1. */
 int mq_backup_start(mq_host *h, const char *why);
+/* Restore-check backup `name` (under BACKUP_DIR) on a thread; the result
+ * lands in its CHECK.json and a failure is posted as a notice. MQ_OK,
+ * MQ_EINVAL (not a backup name), MQ_ENOENT, or MQ_ESTATE while a backup or
+ * check runs. */
+int mq_restore_check_start(mq_host *h, const char *name);
+/* 1 while a backup or restore check runs. */
+int mq_backup_job_running(mq_host *h);
 /* (Re)arm the daily timer from the current generation's BACKUP_AT. */
 void mq_backup_schedule(mq_host *h);
 

@@ -164,6 +164,17 @@ struct mq_host {
     time_t started;
     int pid_fd;
     uint64_t reload_seq;
+    /* the last reloads, for /admin/status (a ring, newest at reload_hist_n-1) */
+    struct mq_reload_rec {
+        time_t time;
+        int ok;
+        char reason[24];
+        char message[256];
+        uint64_t generation;
+        char release[80];
+        int64_t duration_us;
+    } reload_hist[20];
+    unsigned reload_hist_n;
     /* access log: buffered, flushed on a timer */
     int access_fd;
     char *access_path;
@@ -198,7 +209,7 @@ struct mq_host {
     mq_metric *m_requests, *m_duration, *m_5xx, *m_reloads, *m_reload_failures,
         *m_generation, *m_gens_loaded, *m_plugin_info, *m_build_info, *m_rss, *m_fds,
         *m_start_time, *m_inflight, *m_drain_forced, *m_store_corrupt, *m_store_records,
-        *m_store_sync_failures, *m_last_backup, *m_backups, *m_notices;
+        *m_store_sync_failures, *m_last_backup, *m_backups, *m_notices, *m_restore_checks;
 };
 
 /* The function table handed to every plugin (api.c). */
@@ -235,6 +246,8 @@ void mq_req_watch_peer(mq_req *r);
 void mq_req_release(mq_req *r);
 
 /* server.c */
+/* The host's state for /admin/status (see mq_api.host_status_json). */
+char *mq_host_status_json(mq_host *h);
 /* Write a JSON status file atomically (tmp + rename, 0600). */
 struct json_object;
 void mq_write_status_file(const char *path, struct json_object *o);

@@ -454,6 +454,87 @@ static void do_reload(mq_host *h)
         mq_notify(h, notice);
     }
     write_reload_status(h, started, g != NULL, g ? "" : reason, g ? "" : err, us);
+    struct mq_reload_rec *rec = &h->reload_hist[h->reload_hist_n++ % 20];
+    rec->time = time(NULL);
+    rec->ok = g != NULL;
+    snprintf(rec->reason, sizeof rec->reason, "%s", g ? "" : reason);
+    snprintf(rec->message, sizeof rec->message, "%s", g ? "" : err);
+    rec->generation = h->current->id;
+    snprintf(rec->release, sizeof rec->release, "%s",
+             h->current->release_id ? h->current->release_id : "");
+    rec->duration_us = us;
+}
+
+char *mq_host_status_json(mq_host *h)
+{
+    mq_gen *g = h->current;
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "version", json_object_new_string(MQ_VERSION));
+    json_object_object_add(o, "commit", json_object_new_string(MQ_COMMIT));
+    json_object_object_add(o, "started_unix", json_object_new_int64(h->started));
+    json_object_object_add(o, "uptime_s", json_object_new_int64(time(NULL) - h->started));
+    json_object_object_add(o, "release",
+                           g->release_id ? json_object_new_string(g->release_id) : NULL);
+    json_object_object_add(o, "generation", json_object_new_int64((int64_t)g->id));
+    json_object *pl = json_object_new_array();
+    for (size_t i = 0; i < g->nplugins; i++) {
+        json_object *p = json_object_new_object();
+        json_object_object_add(p, "name", json_object_new_string(g->plugins[i]->name));
+        json_object_object_add(p, "version", json_object_new_string(g->plugins[i]->version));
+        json_object_array_add(pl, p);
+    }
+    json_object_object_add(o, "plugins", pl);
+    json_object *rl = json_object_new_array();
+    unsigned n = h->reload_hist_n < 20 ? h->reload_hist_n : 20;
+    for (unsigned i = 0; i < n; i++) {
+        const struct mq_reload_rec *r = &h->reload_hist[(h->reload_hist_n - 1 - i) % 20];
+        json_object *e = json_object_new_object();
+        json_object_object_add(e, "time_unix", json_object_new_int64(r->time));
+        json_object_object_add(e, "ok", json_object_new_boolean(r->ok));
+        json_object_object_add(e, "reason", json_object_new_string(r->reason));
+        json_object_object_add(e, "message", json_object_new_string(r->message));
+        json_object_object_add(e, "generation", json_object_new_int64((int64_t)r->generation));
+        json_object_object_add(e, "release", json_object_new_string(r->release));
+        json_object_object_add(e, "duration_us", json_object_new_int64(r->duration_us));
+        json_object_array_add(rl, e);
+    }
+    json_object_object_add(o, "reloads", rl);
+    json_object_object_add(o, "inflight", json_object_new_int64(h->inflight));
+    json_object *st = json_object_new_object();
+    json_object_object_add(st, "failed", json_object_new_boolean(h->store_failed));
+    json_object *cols = json_object_new_array();
+    json_object *files = json_object_new_array();
+    mq_store_coll_stats *cs = NULL;
+    size_t nc = 0;
+    if (h->store && mq_store_stats(h->store, &cs, &nc) == 0) {
+        for (size_t i = 0; i < nc; i++) {
+            json_object *c = json_object_new_object();
+            json_object_object_add(c, "name", json_object_new_string(cs[i].name));
+            json_object_object_add(c, "records", json_object_new_int64((int64_t)cs[i].records));
+            json_object_object_add(c, "keys", json_object_new_int64((int64_t)cs[i].keys));
+            json_object_object_add(c, "bytes", json_object_new_int64((int64_t)cs[i].bytes));
+            json_object_object_add(c, "corrupt", json_object_new_int64((int64_t)cs[i].corrupt));
+            json_object_array_add(cols, c);
+            struct stat sb;
+            json_object *f = json_object_new_object();
+            const char *slash = strrchr(cs[i].path, '/');
+            json_object_object_add(f, "name", json_object_new_string(slash ? slash + 1 : cs[i].path));
+            json_object_object_add(f, "bytes", json_object_new_int64((int64_t)cs[i].bytes));
+            json_object_object_add(f, "mtime_unix", json_object_new_int64(
+                                                       stat(cs[i].path, &sb) == 0 ? sb.st_mtime : 0));
+            json_object_array_add(files, f);
+        }
+        free(cs);
+    }
+    json_object_object_add(st, "collections", cols);
+    json_object_object_add(o, "store", st);
+    json_object_object_add(o, "data_files", files);
+    json_object_object_add(o, "last_backup_unix",
+                           json_object_new_int64((int64_t)mq_metric_value(h->m_last_backup, NULL)));
+    json_object_object_add(o, "job_running", json_object_new_boolean(mq_backup_job_running(h)));
+    char *out = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+    return out;
 }
 
 static void reload_cb(evutil_socket_t fd, short what, void *arg) { do_reload(arg); }
@@ -551,6 +632,7 @@ static int register_host_metrics(mq_host *h)
         {&h->m_last_backup, MQ_GAUGE, "mq_last_backup_timestamp", "Time of the last successful backup (Unix seconds).", NULL},
         {&h->m_backups, MQ_COUNTER, "mq_backups_total", "Backups taken, by result.", result},
         {&h->m_notices, MQ_COUNTER, "mq_notices_total", "Notices posted to SLACK_WEBHOOK_URL, by result.", result},
+        {&h->m_restore_checks, MQ_COUNTER, "mq_restore_checks_total", "Restore checks run by the host, by result.", result},
     };
     char err[256];
     for (size_t i = 0; i < sizeof defs / sizeof *defs; i++) {
@@ -578,6 +660,7 @@ static int register_host_metrics(mq_host *h)
         const char *bv2[] = {i ? "failed" : "ok"};
         mq_metric_add(h->m_backups, bv2, 0);
         mq_metric_add(h->m_notices, bv2, 0);
+        mq_metric_add(h->m_restore_checks, bv2, 0);
     }
     mq_metric_set(h->m_last_backup, NULL, 0);
     return 0;
