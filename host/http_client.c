@@ -258,6 +258,11 @@ int mq_http_start(mq_host *h, mq_plugin *owner, const mq_http_request *rq, mq_ht
         if (strcmp(method, "POST") != 0)
             curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
         t->expect_upload = rq->body_len;
+        /* A request with a body is not idempotent (a payment approval): on a
+         * reused keep-alive connection that dies before answering, libcurl
+         * would silently send it again on a new one. A fresh connection
+         * means it goes out exactly once; a failure is reported instead. */
+        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
     }
     if (curl_multi_add_handle(h->curl_multi, e) != CURLM_OK)
         goto nomem;

@@ -400,12 +400,14 @@ static void write_reload_status(mq_host *h, int64_t started_ns, int ok, const ch
     json_object_put(o);
 }
 
-/* PAYMENTS_ENABLED as the payments plugin reads it: on unless 0/false/no/off. */
+/* PAYMENTS_ENABLED as the payments plugin reads it: fail closed, so only an
+ * unset key, 1, true, yes or on means enabled (anything else stops payment
+ * starts, and ops must hear about it). */
 static int payments_enabled(const mq_config *cfg)
 {
-    const char *v = mq_config_get_or(cfg, "PAYMENTS_ENABLED", "1");
-    return !(strcmp(v, "0") == 0 || strcasecmp(v, "false") == 0 || strcasecmp(v, "no") == 0 ||
-             strcasecmp(v, "off") == 0);
+    const char *v = mq_config_get(cfg, "PAYMENTS_ENABLED");
+    return !v || strcmp(v, "1") == 0 || strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0 ||
+           strcasecmp(v, "on") == 0;
 }
 
 static void do_reload(mq_host *h)

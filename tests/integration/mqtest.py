@@ -21,6 +21,7 @@ import json
 import os
 import re
 import secrets
+import selectors
 import shutil
 import signal
 import socket
@@ -38,6 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.environ.get("MQ_SOURCE_DIR") or os.path.normpath(os.path.join(HERE, "..", ".."))
 BUILD_DIR = os.environ.get("MQ_BUILD_DIR") or ""
 MINDQUIZ = os.path.join(BUILD_DIR, "mindquiz")
+PGSIM = os.path.join(BUILD_DIR, "mq-pgsim")
 FIXTURES = os.path.join(BUILD_DIR, "fixtures", "plugins")
 
 
@@ -204,6 +206,149 @@ class Background:
         return self._value
 
 
+# ---- the payment gateway simulator ------------------------------------------------
+
+
+class PgSim:
+    """One mq-pgsim (tests/pgsim): the KakaoPay / NaverPay simulator, started
+    on port 0 in its own dir; `base` is the URL it printed when ready.
+
+        sim = PgSim(dir).start()
+        sim.faults(latency_ms=200, latency_ops=["ready"])
+        sim.stats()["kakao_approve_calls"].get(tid, 0)
+
+    stop() asserts a clean exit (0, no sanitizer report); HostTestCase.pgsim()
+    starts one that the test's teardown stops."""
+
+    def __init__(self, dir, *args, name="pgsim"):
+        self.dir = dir
+        self.args = list(args)
+        self.name = name
+        self.stderr_path = os.path.join(dir, f"{name}.stderr")
+        self.proc = None
+        self.base = None
+        self.port = None
+        self._stopped = False
+
+    def start(self, timeout=10):
+        if not os.access(PGSIM, os.X_OK):
+            raise AssertionError(f"{PGSIM} is not built (cmake --build {BUILD_DIR})")
+        with open(self.stderr_path, "ab") as err:
+            self.proc = subprocess.Popen([PGSIM, "--listen", "127.0.0.1:0", *self.args],
+                                         stdout=subprocess.PIPE, stderr=err)
+        line = self._first_line(timeout)
+        m = re.fullmatch(r"mq-pgsim listening on (http://127\.0\.0\.1:(\d+))", line)
+        if not m:
+            raise AssertionError(f"mq-pgsim printed {line!r}, not its URL:\n{self.stderr_tail()}")
+        self.base, self.port = m.group(1), int(m.group(2))
+        return self
+
+    def _first_line(self, timeout):
+        sel = selectors.DefaultSelector()
+        sel.register(self.proc.stdout, selectors.EVENT_READ)
+        deadline = time.monotonic() + timeout * SCALE
+        buf = b""
+        try:
+            while b"\n" not in buf:
+                left = deadline - time.monotonic()
+                if left <= 0 or not sel.select(left):
+                    raise AssertionError(f"mq-pgsim printed no URL within {timeout * SCALE:.0f}s:\n"
+                                         f"{self.stderr_tail()}")
+                chunk = os.read(self.proc.stdout.fileno(), 4096)
+                if not chunk:
+                    raise AssertionError(f"mq-pgsim exited ({self.proc.wait()}) before it was "
+                                         f"ready:\n{self.stderr_tail()}")
+                buf += chunk
+        finally:
+            sel.close()
+        return buf.split(b"\n", 1)[0].decode("utf-8", "replace")
+
+    def stderr(self):
+        try:
+            with open(self.stderr_path, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stderr_tail(self, n=30):
+        return f"--- last {n} lines of {self.stderr_path} ---\n{_tail(self.stderr_path, n)}"
+
+    def stop(self, timeout=15):
+        """SIGTERM; assert exit 0 and no sanitizer report. Idempotent."""
+        if self.proc is None or self._stopped:
+            return
+        self._stopped = True
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout * SCALE)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"mq-pgsim ignored SIGTERM:\n{self.stderr_tail()}")
+        finally:
+            self.proc.stdout.close()
+        _assert_no_sanitizer_report(self.stderr(), self.stderr_path)
+        if rc != 0:
+            raise AssertionError(f"mq-pgsim exited with {rc} (want 0):\n{self.stderr_tail()}")
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc is not None and not self.proc.stdout.closed:
+            self.proc.stdout.close()
+
+    # -- HTTP ------------------------------------------------------------------
+
+    def path_of(self, url):
+        """The path + query of a URL that must point at this simulator."""
+        if not url.startswith(self.base + "/"):
+            raise AssertionError(f"{url!r} does not point at the simulator {self.base}")
+        return url[len(self.base):]
+
+    def request(self, method, path, body=None, headers=None, timeout=10):
+        if path.startswith("http"):
+            path = self.path_of(path)
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode("utf-8")
+            headers = dict(headers or {}, **{"Content-Type": "application/json"})
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout * SCALE)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            return read_response(conn)
+        finally:
+            conn.close()
+
+    def get(self, path, timeout=10):
+        return self.request("GET", path, timeout=timeout)
+
+    def _json(self, method, path, body=None):
+        r = self.request(method, path, body=body)
+        if r.status != 200:
+            raise AssertionError(f"{method} {path} at mq-pgsim: {r.status} {r.body[:300]!r}")
+        return r.json()
+
+    def faults(self, **faults):
+        """POST /sim/faults: merge these keys into the faults in force."""
+        return self._json("POST", "/sim/faults", faults)
+
+    def clear_faults(self):
+        return self._json("DELETE", "/sim/faults")
+
+    def stats(self):
+        return self._json("GET", "/sim/stats")
+
+    def clear_stats(self):
+        return self._json("DELETE", "/sim/stats")
+
+    def state(self):
+        return self._json("GET", "/sim/state")
+
+    def advance_clock(self, seconds):
+        return self._json("POST", "/sim/clock", {"advance_s": int(seconds)})
+
+
 # ---- the host ----------------------------------------------------------------------
 
 
@@ -216,6 +361,7 @@ class HostTestCase(unittest.TestCase):
         if not BUILD_DIR or not os.access(MINDQUIZ, os.X_OK):
             self.fail(f"MQ_BUILD_DIR must name a build dir holding the mindquiz binary ({MINDQUIZ!r})")
         self._hosts = []
+        self._sims = []
         self.addCleanup(self._kill_leftovers)
 
     def tearDown(self):
@@ -225,12 +371,27 @@ class HostTestCase(unittest.TestCase):
                 h.finish()
             except AssertionError as e:
                 errors.append(str(e))
+        for sim in getattr(self, "_sims", []):
+            try:
+                sim.stop()
+            except AssertionError as e:
+                errors.append(str(e))
         if errors:
             self.fail("\n".join(errors))
 
     def _kill_leftovers(self):
         for h in self._hosts:
             h.kill()
+        for sim in getattr(self, "_sims", []):
+            sim.kill()
+
+    def pgsim(self, *args):
+        """Start an mq-pgsim (args: its options) in its own temp dir; the
+        test's teardown stops it and asserts a clean exit."""
+        short = self.id().rsplit(".", 1)[-1][:40]
+        sim = PgSim(tempfile.mkdtemp(prefix=f"mq-it-sim-{short}-"), *args)
+        self._sims.append(sim)
+        return sim.start()
 
     def host(self, env=None, env_mode=0o600):
         h = Host(self, env=env, env_mode=env_mode)
@@ -253,6 +414,14 @@ class HostTestCase(unittest.TestCase):
                     sys.stderr.write(h.stderr_tail(40))
             else:
                 h.remove()
+        for sim in getattr(self, "_sims", []):
+            sim.kill()
+            if failed or os.environ.get("MQ_TEST_KEEP"):
+                sys.stderr.write(f"\n[{self.id()}] kept simulator dir: {sim.dir}\n")
+                if failed:
+                    sys.stderr.write(sim.stderr_tail(20))
+            else:
+                shutil.rmtree(sim.dir, ignore_errors=True)
         return out
 
 
@@ -285,6 +454,9 @@ class Host:
         self.extra = dict(env or {})
         self.env_mode = env_mode
         self.extra_lines = []
+        # Optional: a function returning more KEY=VALUE pairs, evaluated at
+        # every write (e.g. PUBLIC_BASE_URL from the port start() settled on).
+        self.env_fn = None
         self.proc = None
         self.stderr_path = None
         self._starts = 0
@@ -306,6 +478,8 @@ class Host:
             "APP_ENV=test",
             f"METRICS_TOKEN={self.token}",
         ]
+        if self.env_fn is not None:
+            lines += [f"{k}={v}" for k, v in self.env_fn().items()]
         lines += [f"{k}={v}" for k, v in self.extra.items()]
         lines += self.extra_lines
         return "\n".join(lines) + "\n"
@@ -339,6 +513,32 @@ class Host:
         os.makedirs(os.path.join(src, "assets"))
         for name in plugins:
             shutil.copyfile(fixture(name), os.path.join(src, "plugins", name))
+        r = self.cli("release", "--from", src, "--id", rid)
+        if r.returncode != 0:
+            raise AssertionError(f"mindquiz release --id {rid} failed ({r.returncode}):\n{r.output}")
+        rel = os.path.join(self.releases, rid)
+        if not os.path.isfile(os.path.join(rel, "MANIFEST")):
+            raise AssertionError(f"mindquiz release did not create {rel}/MANIFEST:\n{r.output}")
+        return rel
+
+    def publish_build(self, rid, plugins=None, assets=None):
+        """Publish releases/<rid> from the build, as an operator would: the
+        product plugins <build>/plugins/*.so (or only the names given) and
+        <build>/assets (without CMake's own files), or `assets` (a dir) in
+        its place. Does not switch current. Returns the release dir."""
+        self._n += 1
+        src = os.path.join(self.dir, f"from-{self._n}-{rid}")
+        os.makedirs(os.path.join(src, "plugins"))
+        built = os.path.join(BUILD_DIR, "plugins")
+        names = plugins or sorted(f for f in os.listdir(built) if f.endswith(".so"))
+        for name in names:
+            path = os.path.join(built, name)
+            if not os.path.isfile(path):
+                raise AssertionError(f"plugin {path} is not built (cmake --build {BUILD_DIR})")
+            shutil.copyfile(path, os.path.join(src, "plugins", name))
+        cmake_files = ("CMakeFiles", "Makefile", "cmake_install.cmake", "CTestTestfile.cmake")
+        shutil.copytree(assets or os.path.join(BUILD_DIR, "assets"), os.path.join(src, "assets"),
+                        ignore=lambda d, files: [f for f in files if f in cmake_files])
         r = self.cli("release", "--from", src, "--id", rid)
         if r.returncode != 0:
             raise AssertionError(f"mindquiz release --id {rid} failed ({r.returncode}):\n{r.output}")
@@ -595,6 +795,17 @@ class Host:
             return ""
         with open(self.stderr_path, encoding="utf-8", errors="replace") as f:
             return f.read()
+
+    def all_stderr(self):
+        """The host's stderr over every start (and refused start) so far."""
+        out = []
+        for path in self._logs:
+            try:
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    out.append(f.read())
+            except OSError:
+                pass
+        return "".join(out)
 
     def stderr_tail(self, n):
         if not self.stderr_path:
