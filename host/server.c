@@ -459,10 +459,11 @@ static void do_reload(mq_host *h)
     struct mq_reload_rec *rec = &h->reload_hist[h->reload_hist_n++ % 20];
     rec->time = time(NULL);
     rec->ok = g != NULL;
-    snprintf(rec->reason, sizeof rec->reason, "%s", g ? "" : reason);
-    snprintf(rec->message, sizeof rec->message, "%s", g ? "" : err);
+    /* Truncation is fine here: the full text went to the log and status file. */
+    snprintf(rec->reason, sizeof rec->reason, "%.23s", g ? "" : reason);
+    snprintf(rec->message, sizeof rec->message, "%.255s", g ? "" : err);
     rec->generation = h->current->id;
-    snprintf(rec->release, sizeof rec->release, "%s",
+    snprintf(rec->release, sizeof rec->release, "%.79s",
              h->current->release_id ? h->current->release_id : "");
     rec->duration_us = us;
 }
