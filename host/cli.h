@@ -18,5 +18,7 @@ int mq_cmd_activate(int argc, char **argv, const char *env_path, mq_config *cfg)
 /* `backup` and `restore-check [BACKUP]` (cli_backup.c). */
 int mq_cmd_backup(int argc, char **argv, const char *env_path, mq_config *cfg);
 int mq_cmd_restore_check(int argc, char **argv, const char *env_path, mq_config *cfg);
+/* `report ref [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--top N] [--csv]` (cli_report.c). */
+int mq_cmd_report(int argc, char **argv, const char *env_path, mq_config *cfg);
 
 #endif

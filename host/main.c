@@ -26,6 +26,7 @@ static const struct {
     {"activate", mq_cmd_activate, "ID: serve the given release"},
     {"backup", mq_cmd_backup, "back up the store now (the running server takes it)"},
     {"restore-check", mq_cmd_restore_check, "[BACKUP]: prove the newest (or a given) backup"},
+    {"report", mq_cmd_report, "ref [--from D] [--to D] [--csv]: the referral report"},
 };
 
 static void usage(FILE *f)

@@ -927,15 +927,18 @@ void mq_payments_ready(pay_state *st, mq_req *req, const pay_ready_input *in)
         respond_error(st, req, 500, "sign_failed", "일시적인 오류입니다. 다시 시도해 주세요.");
         return;
     }
-    if (coupons && coupons->hold(cud, o.coupon, o.id, PAY_COUPON_HOLD_TTL_MS) != MQ_OK) {
-        respond_error(st, req, 400, "coupon_invalid", "사용할 수 없는 쿠폰입니다.");
-        return;
-    }
+    /* The order exists before the coupon is held: the coupons plugin reads
+     * it to know whose use this is (its per-user limit). */
     if (write_order(st, NULL, &o, 0) != MQ_OK) {
-        if (coupons)
-            coupons->release(cud, o.id);
         respond_error(st, req, 503, "store_unavailable",
                       "주문을 저장하지 못했습니다. 잠시 후 다시 시도해 주세요.");
+        return;
+    }
+    if (coupons && coupons->hold(cud, o.coupon, o.id, PAY_COUPON_HOLD_TTL_MS) != MQ_OK) {
+        /* Not a payment failure (nothing reached a gateway): no failure
+         * metric, but the order does not stay "created" forever. */
+        transition(st, NULL, &o, PAY_ST_FAILED, "coupon_refused", NULL, 0);
+        respond_error(st, req, 400, "coupon_invalid", "사용할 수 없는 쿠폰입니다.");
         return;
     }
 
