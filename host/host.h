@@ -159,6 +159,8 @@ struct mq_host {
     int stopping;
     long inflight;
     long unsent; /* replies handed to evhttp, not yet fully written */
+    mq_req *req_pool; /* released requests kept for reuse */
+    unsigned req_pool_n;
     uint64_t req_counter;
     uint32_t req_prefix;
     time_t started;
@@ -177,6 +179,8 @@ struct mq_host {
     unsigned reload_hist_n;
     /* access log: buffered, flushed on a timer */
     int access_fd;
+    time_t access_ts_sec; /* the second access_ts was formatted for */
+    char access_ts[24];
     char *access_path;
     struct evbuffer *access_buf;
     struct event *access_flush_ev;
@@ -242,8 +246,13 @@ void mq_req_release_synced(mq_host *h, uint64_t synced, int failed);
 void mq_req_drop_waiting(mq_host *h);
 /* Watch a suspended request's client (see request.c). */
 void mq_req_watch_peer(mq_req *r);
-/* Free a finished request's memory. */
+/* A zeroed request (reused from the pool when possible), or NULL. */
+mq_req *mq_req_new(mq_host *h);
+/* Free a finished request's memory (back to the pool). */
 void mq_req_release(mq_req *r);
+/* At exit: free the pool. */
+void mq_req_pool_free(mq_host *h);
+#define MQ_REQ_POOL_MAX 256
 
 /* server.c */
 /* The host's state for /admin/status (see mq_api.host_status_json). */
