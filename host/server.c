@@ -715,6 +715,7 @@ static int register_host_metrics(mq_host *h)
     }
     mq_metric_add(h->m_5xx, NULL, 0);
     mq_metric_add(h->m_store_sync_failures, NULL, 0);
+    mq_metric_add(h->m_drain_forced, NULL, 0); /* exists from the start: increase() sees the first */
     for (int i = 0; i < 2; i++) {
         const char *bv2[] = {i ? "failed" : "ok"};
         mq_metric_add(h->m_backups, bv2, 0);
@@ -866,6 +867,15 @@ static int open_store(mq_host *h, const mq_config *cfg)
         return -1;
     }
     h->synced_seq = mq_store_synced(h->store, NULL);
+    mq_store_coll_stats *cs = NULL;
+    size_t nc = 0;
+    if (mq_store_stats(h->store, &cs, &nc) == 0) {
+        for (size_t i = 0; i < nc; i++) {
+            const char *lv[] = {cs[i].name};
+            mq_metric_add(h->m_store_corrupt, lv, 0); /* a series per collection from the start */
+        }
+        free(cs);
+    }
     h->store_notify_ev = event_new(h->base, mq_store_notify_fd(h->store), EV_READ | EV_PERSIST,
                                    store_notify_cb, h);
     if (!h->store_notify_ev || event_add(h->store_notify_ev, NULL) != 0)

@@ -4,7 +4,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config binutils curl ca-certificates python3
       libevent-dev libjson-c-dev libcurl4-openssl-dev libssl-dev libcmocka-dev
-      wrk prometheus strace)
+      wrk prometheus strace
+      nginx openssl systemd jq)   # ops: nginx -t + e2e, certs, systemd-analyze, runbook
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -15,8 +16,9 @@ sudo=""
 echo "installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -q
-# The tests run their own Prometheus on loopback: keep the package's service
-# from starting (policy-rc.d 101 = "do not start"), unless a policy exists.
+# The tests run their own Prometheus and nginx on loopback: keep the
+# packages' services from starting (policy-rc.d 101 = "do not start"),
+# unless a policy exists.
 policy=/usr/sbin/policy-rc.d
 made_policy=0
 if [ ! -e "$policy" ]; then
