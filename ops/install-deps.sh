@@ -5,7 +5,8 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config binutils curl ca-certificates python3
       libevent-dev libjson-c-dev libcurl4-openssl-dev libssl-dev libcmocka-dev
       wrk prometheus strace
-      nginx openssl systemd jq)   # ops: nginx -t + e2e, certs, systemd-analyze, runbook
+      nginx openssl systemd jq     # ops: nginx -t + e2e, certs, systemd-analyze, runbook
+      chromium)                    # e2e: the browser test (node + npm come with the image)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
