@@ -463,11 +463,14 @@ int mq_quiz_render_result(const mq_quiz_site *s, const mq_quiz_result_view *rv, 
     const mq_quiz_result *r = &q->results[rv->result];
     const mq_quiz_result_page *rp = &p->results[rv->result];
     mq_quiz_tval v[S_COUNT] = {{0}};
-    char canonical[400], share[480], og[600], title[600], ref[48];
+    char canonical[400], share[480], og[600], title[600];
     common(v, s, nonce, holes);
     snprintf(canonical, sizeof canonical, "%s/app/result/%s", s->base_url, rv->id);
-    mq_quiz_ref_code(rv->id, ref, sizeof ref);
-    snprintf(share, sizeof share, "%s?ref=%s", canonical, ref);
+    /* The share link carries the sharer's referral code (plugins/referral). */
+    if (rv->ref_code && *rv->ref_code)
+        snprintf(share, sizeof share, "%s?ref=%.24s", canonical, rv->ref_code);
+    else
+        snprintf(share, sizeof share, "%s", canonical);
     snprintf(og, sizeof og, "%s%s", s->base_url, rp->og_path ? rp->og_path : "");
     snprintf(title, sizeof title, "%s | " SITE_NAME, rp->og_title);
     v[S_PAGE_TITLE] = S(title);

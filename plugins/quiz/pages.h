@@ -157,6 +157,8 @@ typedef struct mq_quiz_result_view {
                           * so the pay buttons stay under the unlocked report */
     const char *paid;    /* the ?paid= query value, or NULL */
     const char *payment; /* the ?payment= query value, or NULL */
+    const char *ref_code; /* the referral plugin's code for this result, or NULL
+                           * (no referral service: the share link has no ?ref=) */
 } mq_quiz_result_view;
 
 int mq_quiz_render_result(const mq_quiz_site *s, const mq_quiz_result_view *v, const char *nonce,

@@ -31,6 +31,7 @@
 #include "mq_plugin.h"
 #include "pages.h"
 #include "payments_service.h"
+#include "referral_service.h"
 #include "results.h"
 #include "web.h"
 
@@ -191,8 +192,27 @@ static int render_index(quiz_state *st, void *arg, const char *nonce, mq_quiz_ho
     return mq_quiz_render_index(&st->site, nonce, holes, out);
 }
 
+/* The referral service of this generation, or NULL (plugins/referral is
+ * optional: pages render without it, share links without ?ref=). */
+static const mq_referral_service_v1 *referral(quiz_state *st, void **ud)
+{
+    return st->api->service_lookup(st->self, MQ_REFERRAL_SERVICE, MQ_REFERRAL_SERVICE_VERSION,
+                                   ud);
+}
+
+/* A page opened from a share link (?ref=CODE): the referral plugin counts
+ * the visit and sets its first-touch cookie on this response. */
+static void note_visit(quiz_state *st, mq_req *req)
+{
+    void *rud = NULL;
+    const mq_referral_service_v1 *ref;
+    if (st->api->req_query(req, "ref") && (ref = referral(st, &rud)) && ref->on_visit)
+        ref->on_visit(rud, req);
+}
+
 static void on_index(mq_req *req, void *ud)
 {
+    note_visit(ud, req);
     send_cached(ud, req, "index", render_index, NULL);
 }
 
@@ -226,6 +246,7 @@ static void on_quiz(mq_req *req, void *ud)
     size_t qi = (size_t)(q - st->site.cat.quizzes);
     char key[MQ_QUIZ_PAGE_KEY_MAX];
     snprintf(key, sizeof key, "quiz|%s", q->slug);
+    note_visit(st, req);
     send_cached(st, req, key, render_quiz, &qi);
 }
 
@@ -304,6 +325,12 @@ static void on_submit(mq_req *req, void *ud)
     }
     const char *lv[] = {q->slug, q->results[result].type};
     api->metric_add(st->m_submissions, lv, 1);
+    /* The browser now owns this result; a referred browser's result is
+     * attributed to the referrer (rewarded when it is bought). */
+    void *rud = NULL;
+    const mq_referral_service_v1 *ref = referral(st, &rud);
+    if (ref && ref->attribute)
+        ref->attribute(rud, req, id);
     char url[64], out[128];
     snprintf(url, sizeof url, "/app/result/%s", id);
     api->resp_header(req, "Location", url);
@@ -356,12 +383,19 @@ static void on_result(mq_req *req, void *ud)
     v->fixed = mq_quiz_fixed_lookup(&st->site.cat, v->id, &fq, &fr) == 0;
     v->paid = api->req_query(req, "paid");
     v->payment = api->req_query(req, "payment");
+    void *rud = NULL;
+    const mq_referral_service_v1 *ref = referral(st, &rud);
+    char code[16] = "";
+    if (ref && ref->code_for)
+        v->ref_code = ref->code_for(rud, v->id, code, sizeof code);
+    note_visit(st, req);
     const char *kind, *text;
     int banner = mq_quiz_payment_banner(v->paid, v->payment, v->unlocked, &kind, &text);
     /* A stored result never changes, so a cached page for this id is proof
      * enough that it exists: no store read then. */
     char key[MQ_QUIZ_PAGE_KEY_MAX];
-    snprintf(key, sizeof key, "result|%s|%d%d%d", v->id, v->unlocked, v->pay_available, banner);
+    snprintf(key, sizeof key, "result|%s|%d%d%d%d", v->id, v->unlocked, v->pay_available, banner,
+             v->ref_code && *v->ref_code);
     if (!mq_quiz_pagecache_get(&st->cache, key)) {
         if (mq_quiz_result_resolve(&st->site.cat, v->id, store_get, st, &v->quiz, &v->result) !=
             0) {

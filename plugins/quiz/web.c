@@ -277,11 +277,6 @@ int mq_quiz_wants_json(const char *content_type, const char *accept)
     return 0;
 }
 
-void mq_quiz_ref_code(const char *result_id, char *out, size_t cap)
-{
-    snprintf(out, cap, "r%s", result_id ? result_id : "");
-}
-
 /* ---- CSP reports -------------------------------------------------------------------------- */
 
 static void copy_str(json_object *o, const char *key, char *out, size_t cap)

@@ -74,10 +74,6 @@ int mq_quiz_wants_json(const char *content_type, const char *accept);
 /* 1 when the Content-Type is JSON (application/json or +json). */
 int mq_quiz_is_json_type(const char *content_type);
 
-/* The referral code carried by share links of a result. For now it is
- * derived from the result id alone ("r" + the id): the referral plugin
- * will hand out real per-user codes later and only this function changes. */
-void mq_quiz_ref_code(const char *result_id, char *out, size_t cap);
 
 /* The violated directive named by a CSP report body (report-uri's
  * application/csp-report or the Reporting API's application/reports+json),

@@ -10,6 +10,8 @@ cookies, /metrics (referral_reward_total...), the store's records, and
 `mindquiz report ref --csv`.
 """
 import datetime
+import re
+import shutil
 import json
 import os
 
@@ -274,3 +276,66 @@ if __name__ == "__main__":
 
     import mqtest
     sys.exit(mqtest.main("test_referral"))
+
+
+class QuizPagesTest(ReferralTestCase):
+    """The same chain through the real quiz plugin's pages (not the stub):
+    the share link on a result page carries the referral plugin's code, a
+    visit through it sets the first-touch cookie, the friend's own result
+    is attributed, and buying it rewards the sharer once."""
+
+    def start_with_quiz(self):
+        from mqtest import BUILD_DIR
+        quiz = os.path.join(BUILD_DIR, "plugins", "quiz.so")
+        if not os.path.isfile(quiz):
+            self.skipTest("quiz.so not built")
+        h, sim = self.start_stack(start=False)
+        src = os.path.join(h.dir, "stack-quiz")
+        os.makedirs(os.path.join(src, "plugins"))
+        for name in ("payments.so", "coupons.so", "referral.so", "quiz.so"):
+            shutil.copyfile(os.path.join(BUILD_DIR, "plugins", name),
+                            os.path.join(src, "plugins", name))
+        shutil.copytree(os.path.join(BUILD_DIR, "assets"), os.path.join(src, "assets"))
+        r = h.cli("release", "--from", src, "--id", "002-quiz")
+        self.assertEqual(r.returncode, 0, r.output)
+        h.set_current("002-quiz")
+        h.start()
+        return h, sim
+
+    def take_demo(self, b):
+        r = b.request("POST", "/app/quiz/demo", b'{"answers":[0,0,0]}')
+        self.assertEqual(r.status, 303, r)
+        return r.headers["Location"].rsplit("/", 1)[1]
+
+    def test_quiz_pages__share_link_visit_result_purchase__one_reward(self):
+        h, sim = self.start_with_quiz()
+        sharer, friend = self.browser(h), self.browser(h)
+        res_a = self.take_demo(sharer)
+        page = sharer.request("GET", f"/app/result/{res_a}")
+        self.assertEqual(page.status, 200)
+        m = re.search(rf"/app/result/{res_a}\?ref=([a-km-np-z2-9]{{8}})", page.text)
+        self.assertIsNotNone(m, "the share link carries the referral code")
+        code = m.group(1)
+
+        r = friend.request("GET", f"/app/result/{res_a}?ref={code}")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(friend.cookies.get("mq_ref"), code)
+        res_b = self.take_demo(friend)
+        self.assertEqual(latest(h, "ref_attrib")[res_b]["code"], code)
+
+        self.buy(h, sim, res_b)
+        self.assertEqual(h.metric("referral_reward_total"), 1)
+        self.assertEqual(latest(h, "referrals")[next(iter(latest(h, "referrals")))]["referrer_result"],
+                         res_a)
+
+    def test_quiz_pages__own_share_link__no_reward(self):
+        h, sim = self.start_with_quiz()
+        sharer = self.browser(h)
+        res_a = self.take_demo(sharer)
+        code = re.search(r"\?ref=([a-km-np-z2-9]{8})",
+                         sharer.request("GET", f"/app/result/{res_a}").text).group(1)
+        sharer.request("GET", f"/app/result/{res_a}?ref={code}")
+        self.assertNotIn("mq_ref", sharer.cookies)
+        res_b = self.take_demo(sharer)
+        self.buy(h, sim, res_b)
+        self.assertEqual(h.metric("referral_reward_total"), 0)

@@ -184,13 +184,6 @@ static void csp_report__both_formats_counted(void **state)
                      0);
 }
 
-static void ref_code__derived_from_result_id(void **state)
-{
-    char out[48];
-    mq_quiz_ref_code("abc123", out, sizeof out);
-    assert_string_equal(out, "rabc123");
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -204,7 +197,6 @@ int main(void)
         cmocka_unit_test(json_answers__complete_incomplete_and_bad),
         cmocka_unit_test(wants_json__content_type_or_accept),
         cmocka_unit_test(csp_report__both_formats_counted),
-        cmocka_unit_test(ref_code__derived_from_result_id),
     };
     return cmocka_run_group_tests_name("quiz_web", tests, NULL, NULL);
 }
