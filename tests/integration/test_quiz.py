@@ -308,10 +308,12 @@ class QuizTest(HostTestCase):
             self.assertEqual(png.status, 200)
             self.assertEqual(png.headers["Content-Type"], "image/png")
             self.assertEqual(png.body[:8], b"\x89PNG\r\n\x1a\n")
-            # share section: the link carries the referral code
-            share = f"{canonical}?ref=r{rid}"
-            self.assertIn(("input", share), [(t2, a.get("value")) for t2, a in page.elements
-                                             if t2 == "input"])
+            # share section: the link carries the referral plugin's code
+            inputs = [a.get("value") for t2, a in page.elements if t2 == "input"]
+            shares = [v for v in inputs if v and v.startswith(f"{canonical}?ref=")]
+            self.assertEqual(len(shares), 1, inputs)
+            share = shares[0]
+            self.assertRegex(share, r"\?ref=[a-km-np-z2-9]{8}$")
             kakao = [a for t2, a in page.elements if t2 == "a" and a.get("data-share") == "kakao"]
             self.assertEqual(kakao[0]["href"], share)
         self.assertEqual(len(seen_images), len({(s, t) for _, s, t in ids}),

@@ -87,7 +87,12 @@ static void result_pages__every_type_has_absolute_og_tags(void **state)
             mq_quiz_buf_cleanup(&e);
             assert_non_null(
                 strstr(b.data, "<link rel=\"canonical\" href=\"" BASE "/app/result/abcdef0123\">"));
-            assert_non_null(strstr(b.data, BASE "/app/result/abcdef0123?ref=rabcdef0123"));
+            /* No referral service: the share link is the plain result URL. */
+            assert_null(strstr(b.data, "?ref="));
+            v.ref_code = "k7m2p9qx";
+            mq_quiz_buf_reset(&b);
+            assert_int_equal(mq_quiz_render_result(s, &v, NONCE, NULL, &b), 0);
+            assert_non_null(strstr(b.data, BASE "/app/result/abcdef0123?ref=k7m2p9qx"));
             assert_non_null(strstr(b.data, "data-pay=\"kakao\""));
             assert_non_null(strstr(b.data, "data-pay=\"naver\""));
             assert_non_null(strstr(b.data, "3,900원"));
