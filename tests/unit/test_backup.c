@@ -95,35 +95,11 @@ static int teardown(void **state)
 /* Run a subcommand with stdout and stderr captured into fx->out. */
 static int run(fixture *fx, cmd_fn fn, ...)
 {
-    char *argv[16];
-    int argc = 0;
     va_list ap;
     va_start(ap, fn);
-    for (const char *a; argc < 15 && (a = va_arg(ap, const char *)) != NULL;)
-        argv[argc++] = (char *)a;
+    int rc = ut_run_cmd_v(fx->dir, fx->cfg, fx->out, sizeof fx->out, fn, ap);
     va_end(ap);
-    argv[argc] = NULL;
-
-    char cap[PATH_MAX];
-    ut_path(cap, sizeof cap, fx->dir, "captured.txt");
-    fflush(stdout);
-    fflush(stderr);
-    int o = dup(1), e = dup(2);
-    int fd = open(cap, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    assert_true(o >= 0 && e >= 0 && fd >= 0);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    close(fd);
-    int rc = fn(argc, argv, "unused.env", fx->cfg);
-    fflush(stdout);
-    fflush(stderr);
-    dup2(o, 1);
-    dup2(e, 2);
-    close(o);
-    close(e);
-    char *text = ut_read(cap, NULL, NULL);
-    snprintf(fx->out, sizeof fx->out, "%s", text ? text : "");
-    free(text);
+    assert_true(rc != -1);
     return rc;
 }
 

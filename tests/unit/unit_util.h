@@ -143,4 +143,47 @@ static inline const char *ut_path(char *buf, size_t n, const char *dir, const ch
     return buf;
 }
 
+/* ---- running a `mindquiz` subcommand in-process ---------------------------- */
+
+#include <stdarg.h>
+
+struct mq_config;
+typedef int (*ut_cmd_fn)(int argc, char **argv, const char *env_path, struct mq_config *cfg);
+
+/* Run fn(argv...) (a NULL-terminated list of strings, argv[0] included)
+ * with cfg, capturing its stdout and stderr into out (NUL-terminated,
+ * truncated to outlen) through a file in dir. Returns fn's exit status,
+ * or -1 when the capture could not be set up. */
+static inline int ut_run_cmd_v(const char *dir, struct mq_config *cfg, char *out, size_t outlen,
+                               ut_cmd_fn fn, va_list ap)
+{
+    char *argv[16];
+    int argc = 0;
+    for (const char *a; argc < 15 && (a = va_arg(ap, const char *)) != NULL;)
+        argv[argc++] = (char *)a;
+    argv[argc] = NULL;
+    char cap[PATH_MAX];
+    ut_path(cap, sizeof cap, dir, "captured.txt");
+    fflush(stdout);
+    fflush(stderr);
+    int o = dup(1), e = dup(2);
+    int fd = open(cap, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (o < 0 || e < 0 || fd < 0)
+        return -1;
+    dup2(fd, 1);
+    dup2(fd, 2);
+    close(fd);
+    int rc = fn(argc, argv, "unused.env", cfg);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(o, 1);
+    dup2(e, 2);
+    close(o);
+    close(e);
+    char *text = ut_read(cap, NULL, NULL);
+    snprintf(out, outlen, "%s", text ? text : "");
+    free(text);
+    return rc;
+}
+
 #endif
